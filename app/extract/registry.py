@@ -1,0 +1,104 @@
+"""Which extractor handles which detected type, and the one call a worker makes per file.
+
+Extractors are declared here by import path; each class declares the detected types it handles.
+Adding a format = writing one module and naming it in `EXTRACTORS`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from app.extract.base import ExtractContext, Extraction, Extractor
+from app.extract.detect import detect_type
+from app.extract.errors import ExtractionError
+
+log = logging.getLogger(__name__)
+
+EXTRACTORS = (
+    "app.extract.pdf:PdfExtractor",
+    "app.extract.office:DocxExtractor",
+    "app.extract.office:XlsxExtractor",
+    "app.extract.office:PptxExtractor",
+    "app.extract.odf:OdfExtractor",
+    "app.extract.legacy:DocExtractor",
+    "app.extract.legacy:XlsExtractor",
+    "app.extract.legacy:PptExtractor",
+    "app.extract.rtf:RtfExtractor",
+    "app.extract.text:TextExtractor",
+    "app.extract.text:CsvExtractor",
+    "app.extract.html:HtmlExtractor",
+    "app.extract.email:EmlExtractor",
+    "app.extract.email:MboxExtractor",
+    "app.extract.email:MsgExtractor",
+    "app.extract.archive:ArchiveExtractor",
+)
+
+# Types we recognise but have no extractor for: stored, hashed and listed with this status and reason.
+UNREADABLE = {
+    "wordperfect": ("unsupported", "WordPerfect document: format not supported; original kept"),
+    "publisher": ("unsupported", "Microsoft Publisher document: format not supported; original kept"),
+    "ole": ("unsupported", "unrecognised OLE2 compound file; original kept"),
+    "binary": ("unsupported", "unrecognised binary file; original kept"),
+    "image": ("unsupported", "image without a text layer; original kept"),
+    "empty": ("skipped", "empty file (0 bytes)"),
+    "ole-encrypted": ("encrypted", "encrypted Office document: password required"),
+}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a worker reports for one file."""
+
+    doc_type: str
+    status: str
+    reason: str
+    extractor: str
+    extractor_version: str
+    extraction: Extraction | None
+
+
+@cache
+def extractors_by_type() -> dict[str, Extractor]:
+    table: dict[str, Extractor] = {}
+    for spec in EXTRACTORS:
+        module_name, _, cls_name = spec.partition(":")
+        try:
+            cls = getattr(importlib.import_module(module_name), cls_name)
+        except (ImportError, AttributeError) as exc:  # a missing optional library disables one format
+            log.warning("extractor %s unavailable: %s", spec, exc)
+            continue
+        instance = cls()
+        for doc_type in cls.doc_types:
+            table.setdefault(doc_type, instance)
+    return table
+
+
+def extract_file(path: Path, ctx: ExtractContext) -> Outcome:
+    """Detect and extract one file. Translates every extractor failure into a status and reason."""
+    doc_type = detect_type(path, ctx.name_hint)
+    extractor = extractors_by_type().get(doc_type)
+    if extractor is None:
+        status, reason = UNREADABLE.get(doc_type, ("unsupported", f"{doc_type}: format not supported"))
+        return Outcome(doc_type, status, reason, "none", "", None)
+    return run_extractor(extractor, doc_type, path, ctx)
+
+
+def run_extractor(extractor: Extractor, doc_type: str, path: Path, ctx: ExtractContext) -> Outcome:
+    """The error boundary: library exceptions → project statuses with a reason a reporter can read."""
+    name, version = extractor.name, extractor.version
+    try:
+        extraction = extractor.extract(path, ctx)
+    except ExtractionError as exc:
+        return Outcome(doc_type, exc.status, exc.reason, name, version, None)
+    except MemoryError:
+        return Outcome(doc_type, "out_of_memory", "ran out of memory while parsing", name, version, None)
+    except RecursionError:
+        return Outcome(doc_type, "corrupt", "structure nested too deeply to parse", name, version, None)
+    except Exception as exc:  # a parser choking on its input: the file is damaged or not what it claims
+        reason = f"could not parse {doc_type}: {type(exc).__name__}: {str(exc)[:300]}"
+        return Outcome(doc_type, "corrupt", reason, name, version, None)
+    return Outcome(extraction.doc_type or doc_type, "ok", "", name, version, extraction)

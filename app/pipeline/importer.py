@@ -1,0 +1,553 @@
+"""The import pipeline: discover → hash/dedup → extract (worker processes) → store → index.
+
+One importer thread owns all writes during an import. It hashes and copies the next files while the
+workers extract earlier ones, stores results in batches (one transaction each), and only after a batch is
+committed hands its document ids to the index. A document is `pending` until its extraction result is
+committed; an interrupted import leaves pending documents that the next import picks up again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import socket
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.case import Case, current_user
+from app.extract.base import Extraction, Limits
+from app.extract.errors import FAILED_STATUSES
+from app.pipeline.blobstore import BlobStore
+from app.pipeline.discover import Found, Skipped, discover
+from app.pipeline.record import record_result
+from app.pipeline.workers import Result, Task, WorkerPool
+from db.models import Blob, Document, ExtractionAttempt, ImportRun, Source, utcnow
+
+log = logging.getLogger(__name__)
+
+
+class ImportFailed(Exception):
+    """The import could not run at all (missing path, unwritable case); the message is for the reporter."""
+
+
+class IndexSink(Protocol):
+    """Receives ids of documents whose rows were just committed (the search index)."""
+
+    def index_documents(self, doc_ids: Sequence[int]) -> None: ...
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    workers: int = field(default_factory=lambda: max(1, os.cpu_count() or 2))
+    limits: Limits = field(default_factory=Limits)
+    passwords: tuple[str, ...] = ()
+    batch_size: int = 250  # results per transaction
+    batch_seconds: float = 2.0  # …or this long, whichever comes first
+    extractor: str = ""  # force one extractor for every file (reliability tests)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A snapshot for progress bars; crosses from the importer thread to the UI."""
+
+    files_total: int
+    files_done: int
+    documents_new: int
+    duplicates: int
+    failed: int
+    bytes_done: int
+    elapsed: float
+    current: str
+    phase: str  # "discovering" | "importing" | "finishing"
+
+    @property
+    def rate(self) -> float:
+        return self.files_done / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def eta(self) -> float | None:
+        if self.rate <= 0 or self.files_total <= self.files_done:
+            return None
+        return (self.files_total - self.files_done) / self.rate
+
+
+@dataclass
+class ImportSummary:
+    run_id: int
+    documents: int = 0  # documents this run added or extracted
+    new: int = 0
+    duplicates: int = 0
+    unchanged: int = 0  # files already imported with the same size and time: not read again
+    resumed: int = 0  # pending documents of an interrupted import, finished now
+    case_documents: int = 0
+    by_status: dict[str, int] = field(default_factory=dict)
+    by_type: dict[str, int] = field(default_factory=dict)
+    failures: list[dict[str, str]] = field(default_factory=list)
+    interrupted: bool = False
+    elapsed: float = 0.0
+    bytes: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class _Pending:
+    """A document waiting for (or in) extraction."""
+
+    doc_id: int
+    blob: Path
+    name: str
+    source_path: str
+    depth: int
+    top_level: bool
+
+
+class Importer:
+    def __init__(
+        self,
+        case: Case,
+        options: ImportOptions | None = None,
+        *,
+        index: IndexSink | None = None,
+        on_progress: Callable[[Progress], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> None:
+        self.case = case
+        self.options = options or ImportOptions()
+        self.index = index
+        self.on_progress = on_progress
+        self.cancel = cancel or threading.Event()
+        self.blobs = BlobStore(case.blobs_dir, case.tmp_dir)
+        self.work_root = case.tmp_dir / "work"
+
+    # -- public ------------------------------------------------------------------------------------
+    def run(self, paths: Iterable[Path | str]) -> ImportSummary:
+        roots = [Path(os.path.abspath(Path(p).expanduser())) for p in paths]
+        missing = [str(p) for p in roots if not p.exists() and not p.is_symlink()]
+        if missing:
+            raise ImportFailed(f"path not found: {', '.join(missing)}")
+        if self.case.read_only:
+            raise ImportFailed("this case is open read-only; imports need write access")
+        shutil.rmtree(self.work_root, ignore_errors=True)
+        self.work_root.mkdir(parents=True, exist_ok=True)
+        return _Run(self, roots).execute()
+
+
+class _Run:
+    """State of one import run (one thread)."""
+
+    def __init__(self, importer: Importer, roots: list[Path]) -> None:
+        self.imp = importer
+        self.case = importer.case
+        self.opts = importer.options
+        self.roots = roots
+        self.t0 = time.monotonic()
+        self.session: Session = self.case.sessions()
+        self.queue: deque[_Pending] = deque()
+        self.in_flight: dict[int, _Pending] = {}
+        self.touched: set[int] = set()  # documents extracted in this run
+        self.uncommitted: list[int] = []
+        self.last_commit = time.monotonic()
+        self.files_total = 0
+        self.files_done = 0
+        self.bytes_done = 0
+        self.new = 0
+        self.duplicates = 0
+        self.unchanged = 0
+        self.resumed = 0
+        self.failed = 0
+        self.skipped: list[Skipped] = []
+        self.current = ""
+        self.last_progress = 0.0
+
+    # -- driver ------------------------------------------------------------------------------------
+    def execute(self) -> ImportSummary:
+        run = ImportRun(
+            user=current_user(),
+            host=socket.gethostname(),
+            paths=[str(p) for p in self.roots],
+            options={"workers": self.opts.workers, "limits": self.opts.limits.to_dict()},
+            status="running",
+        )
+        self.session.add(run)
+        self.session.commit()
+        self.run_id = run.id
+        interrupted = False
+        pool: WorkerPool | None = None
+        try:
+            self._progress("discovering", force=True)
+            found = self._discover()
+            self._resume_pending()
+            pool = WorkerPool(self.opts.workers, self.opts.limits)
+            files = iter(found)
+            exhausted = False
+            while True:
+                if self.imp.cancel.is_set():
+                    interrupted = True
+                    break
+                # Keep a short queue ahead of the workers, hashing while they extract.
+                while not exhausted and len(self.queue) < 2 * self.opts.workers + 2:
+                    item = next(files, None)
+                    if item is None:
+                        exhausted = True
+                        break
+                    self._take_file(item)
+                    if pool.idle and self.queue:
+                        break
+                while pool.idle and self.queue:
+                    self._dispatch(pool, self.queue.popleft())
+                if exhausted and not self.queue and not pool.busy:
+                    break
+                for result in pool.collect(timeout=0.05 if not exhausted else 0.25):
+                    self._apply(result)
+                self._maybe_commit()
+                self._progress("importing")
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            if pool is not None:
+                pool.close()
+            # Documents that were in flight stay `pending`; the next import picks them up.
+            self._progress("finishing", force=True)
+            self._commit()
+            summary = self._finish(run.id, interrupted)
+            self.session.close()
+            shutil.rmtree(self.imp.work_root, ignore_errors=True)
+        return summary
+
+    # -- discovery and hashing ---------------------------------------------------------------------
+    def _discover(self) -> list[Found]:
+        found: list[Found] = []
+        for item in discover(self.roots):
+            if isinstance(item, Skipped):
+                self.skipped.append(item)
+            else:
+                found.append(item)
+            if self.imp.cancel.is_set():
+                break
+        self.files_total = len(found)
+        return found
+
+    def _resume_pending(self) -> None:
+        rows = self.session.execute(
+            select(Document.id, Document.sha256, Document.file_name, Document.depth).where(
+                Document.status == "pending"
+            )
+        ).all()
+        for doc_id, sha, name, depth in rows:
+            blob = self.imp.blobs.path(sha)
+            if not blob.is_file():
+                self._set_status(doc_id, "corrupt", "stored original is missing from the case")
+                continue
+            src = self.session.scalar(select(Source.path).where(Source.document_id == doc_id).limit(1)) or name
+            self.queue.append(_Pending(doc_id, blob, name, src, depth, top_level=False))
+            self.resumed += 1
+            self.files_total += 1
+
+    def _take_file(self, item: Found) -> None:
+        self.current = str(item.path)
+        path_str = str(item.path)
+        known = self.session.execute(
+            select(Source.document_id, Document.status)
+            .join(Document, Document.id == Source.document_id)
+            .where(Source.path == path_str, Source.size == item.size, Source.mtime == item.mtime)
+            .limit(1)
+        ).first()
+        if known is not None:
+            self.unchanged += 1
+            self.files_done += 1
+            return
+        if item.size > self.opts.limits.max_file_bytes:
+            self.skipped.append(Skipped(item.path, f"larger than the {self.opts.limits.max_file_bytes:,}-byte limit"))
+            self.files_done += 1
+            return
+        try:
+            stored = self.imp.blobs.add_file(item.path)
+        except OSError as exc:
+            if exc.errno == 28:  # ENOSPC: nothing else can succeed either
+                raise ImportFailed(f"the disk holding the case is full (while copying {item.path})") from exc
+            self.skipped.append(Skipped(item.path, f"cannot read: {exc.strerror or exc}"))
+            self.files_done += 1
+            return
+        self.bytes_done += stored.size
+        self._register(
+            stored.sha256,
+            stored.size,
+            name=item.path.name,
+            source_path=path_str,
+            mtime=item.mtime,
+            parent_id=None,
+            depth=0,
+            relation="file",
+            top_level=True,
+        )
+
+    def _register(
+        self,
+        sha: str,
+        size: int,
+        *,
+        name: str,
+        source_path: str,
+        mtime: float | None,
+        parent_id: int | None,
+        depth: int,
+        relation: str,
+        top_level: bool,
+    ) -> None:
+        """Record a content and where it was found; queue it for extraction if it is new."""
+        s = self.session
+        doc = s.scalar(select(Document).where(Document.sha256 == sha))
+        if doc is not None:
+            self.duplicates += 1
+            exists = s.scalar(
+                select(Source.id).where(Source.document_id == doc.id, Source.path == source_path).limit(1)
+            )
+            if exists is None:
+                s.add(
+                    Source(
+                        document_id=doc.id,
+                        run_id=self.run_id,
+                        path=source_path,
+                        name=name,
+                        size=size,
+                        mtime=mtime,
+                        parent_document_id=parent_id,
+                        relation=relation,
+                    )
+                )
+            else:
+                s.execute(
+                    Source.__table__.update()
+                    .where(Source.id == exists)
+                    .values(mtime=mtime, size=size, run_id=self.run_id)
+                )
+            if top_level:
+                self.files_done += 1
+            return
+        if s.get(Blob, sha) is None:
+            s.add(Blob(sha256=sha, size=size))
+        doc = Document(
+            sha256=sha,
+            parent_id=parent_id,
+            depth=depth,
+            file_name=name,
+            size=size,
+            status="pending",
+            first_run_id=self.run_id,
+        )
+        s.add(doc)
+        s.flush()
+        s.add(
+            Source(
+                document_id=doc.id,
+                run_id=self.run_id,
+                path=source_path,
+                name=name,
+                size=size,
+                mtime=mtime,
+                parent_document_id=parent_id,
+                relation=relation,
+            )
+        )
+        self.new += 1
+        if not top_level:
+            self.files_total += 1
+        if depth > self.opts.limits.max_depth:
+            self._set_status(
+                doc.id,
+                "too_large",
+                f"nested more than {self.opts.limits.max_depth} containers deep: stored, not opened",
+            )
+            self.files_done += 1
+            return
+        self.queue.append(_Pending(doc.id, self.imp.blobs.path(sha), name, source_path, depth, top_level))
+
+    # -- extraction ----------------------------------------------------------------------------------
+    def _dispatch(self, pool: WorkerPool, item: _Pending) -> None:
+        work_dir = self.imp.work_root / str(item.doc_id)
+        shutil.rmtree(work_dir, ignore_errors=True)
+        work_dir.mkdir(parents=True)
+        self.in_flight[item.doc_id] = item
+        self.current = item.source_path
+        pool.submit(
+            Task(
+                task_id=item.doc_id,
+                path=str(item.blob),
+                name_hint=item.name,
+                work_dir=str(work_dir),
+                passwords=self.opts.passwords,
+                extractor=self.opts.extractor,
+            )
+        )
+
+    def _apply(self, result: Result) -> None:
+        item = self.in_flight.pop(result.task_id, None)
+        if item is None:
+            return
+        work_dir = self.imp.work_root / str(item.doc_id)
+        doc = self.session.get(Document, item.doc_id)
+        if doc is None:
+            shutil.rmtree(work_dir, ignore_errors=True)
+            return
+        record_result(self.session, doc, result)
+        self.session.add(
+            ExtractionAttempt(
+                document_id=doc.id,
+                run_id=self.run_id,
+                extractor=result.extractor,
+                extractor_version=result.extractor_version,
+                status=result.status,
+                reason=result.reason,
+                duration_s=round(result.duration_s, 4),
+            )
+        )
+        if result.status in FAILED_STATUSES:
+            self.failed += 1
+        self.touched.add(doc.id)
+        self.uncommitted.append(doc.id)
+        self.files_done += 1
+        if result.extraction is not None and result.extraction.children:
+            self._take_children(doc, item, result.extraction, work_dir)
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+    def _take_children(self, parent: Document, item: _Pending, extraction: Extraction, work_dir: Path) -> None:
+        root = work_dir.resolve()
+        for child in extraction.children:
+            child_path = (work_dir / child.path).resolve()
+            # The path comes from our own worker, but a worker parses hostile input: trust nothing.
+            if not child_path.is_relative_to(root) or not child_path.is_file() or child_path.is_symlink():
+                continue
+            try:
+                stored = self.imp.blobs.add_file(child_path, move=True)
+            except OSError as exc:
+                if exc.errno == 28:
+                    raise ImportFailed("the disk holding the case is full (while storing extracted files)") from exc
+                continue
+            self.bytes_done += stored.size
+            mtime = child.metadata.get("mtime")
+            self._register(
+                stored.sha256,
+                stored.size,
+                name=_display_name(child.name),
+                source_path=f"{item.source_path}//{child.name}",
+                mtime=None if not isinstance(mtime, int | float) else float(mtime),
+                parent_id=parent.id,
+                depth=item.depth + 1,
+                relation=child.relation,
+                top_level=False,
+            )
+
+    def _set_status(self, doc_id: int, status: str, reason: str) -> None:
+        doc = self.session.get(Document, doc_id)
+        if doc is None:
+            return
+        doc.status = status
+        doc.reason = reason
+        doc.extracted_at = utcnow()
+        doc.revision += 1
+        self.session.add(ExtractionAttempt(document_id=doc_id, run_id=self.run_id, status=status, reason=reason))
+        self.touched.add(doc_id)
+        self.uncommitted.append(doc_id)
+        if status in FAILED_STATUSES:
+            self.failed += 1
+
+    # -- commits and index -------------------------------------------------------------------------
+    def _maybe_commit(self) -> None:
+        if len(self.uncommitted) >= self.opts.batch_size or (
+            self.uncommitted and time.monotonic() - self.last_commit >= self.opts.batch_seconds
+        ):
+            self._commit()
+
+    def _commit(self) -> None:
+        try:
+            self.session.commit()
+        except Exception:
+            self.session.rollback()
+            raise
+        self.last_commit = time.monotonic()
+        ids, self.uncommitted = self.uncommitted, []
+        if ids and self.imp.index is not None:
+            try:
+                self.imp.index.index_documents(ids)
+            except Exception:  # the index is derived: a failure here is repaired by reindex, never fatal
+                log.exception("indexing %d documents failed; `reindex` will repair the index", len(ids))
+
+    def _finish(self, run_id: int, interrupted: bool) -> ImportSummary:
+        s = self.session
+        summary = ImportSummary(
+            run_id=run_id,
+            new=self.new,
+            duplicates=self.duplicates,
+            unchanged=self.unchanged,
+            resumed=self.resumed,
+            interrupted=interrupted,
+            elapsed=round(time.monotonic() - self.t0, 3),
+            bytes=self.bytes_done,
+        )
+        status_count: Counter[str] = Counter()
+        type_count: Counter[str] = Counter()
+        touched = sorted(self.touched)
+        for chunk_start in range(0, len(touched), 500):
+            chunk = touched[chunk_start : chunk_start + 500]
+            for doc_id, status, doc_type, reason in s.execute(
+                select(Document.id, Document.status, Document.doc_type, Document.reason).where(Document.id.in_(chunk))
+            ):
+                status_count[status] += 1
+                type_count[doc_type or "unknown"] += 1
+                if status in FAILED_STATUSES:
+                    path = s.scalar(select(Source.path).where(Source.document_id == doc_id).limit(1)) or ""
+                    summary.failures.append({"id": doc_id, "path": path, "status": status, "reason": reason})
+        for item in self.skipped:
+            status_count["skipped"] += 1
+            summary.failures.append({"id": None, "path": str(item.path), "status": "skipped", "reason": item.reason})
+        summary.documents = len(touched)
+        summary.by_status = dict(status_count.most_common())
+        summary.by_type = dict(type_count.most_common())
+        summary.case_documents = s.scalar(select(func.count(Document.id))) or 0
+        run = s.get(ImportRun, run_id)
+        if run is not None:
+            run.finished_at = utcnow()
+            run.status = "interrupted" if interrupted else "completed"
+            run.counts = {
+                k: v for k, v in summary.to_json().items() if k not in ("failures", "run_id", "case_documents")
+            } | {"failures": len(summary.failures)}
+        s.commit()
+        return summary
+
+    def _progress(self, phase: str, *, force: bool = False) -> None:
+        callback = self.imp.on_progress
+        if callback is None:
+            return
+        now = time.monotonic()
+        if not force and now - self.last_progress < 0.1:
+            return
+        self.last_progress = now
+        callback(
+            Progress(
+                files_total=self.files_total,
+                files_done=self.files_done,
+                documents_new=self.new,
+                duplicates=self.duplicates,
+                failed=self.failed + len(self.skipped),
+                bytes_done=self.bytes_done,
+                elapsed=now - self.t0,
+                current=self.current,
+                phase=phase,
+            )
+        )
+
+
+def _display_name(name: str) -> str:
+    base = name.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+    return base or name or "unnamed"

@@ -1,0 +1,305 @@
+"""Extraction in worker processes, supervised: a deadline per file, a memory cap, kill and replace.
+
+Why processes, not threads: PyMuPDF is not thread-safe, and only a process can be killed when a hostile
+file hangs a parser or blows up its memory. Workers are forked from a `forkserver` (safe next to Qt's
+threads, cheap to restart). The channel carries length-prefixed JSON, never pickles, and the supervisor
+treats anything it cannot decode as a crash of that one file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import Any
+
+from app.extract.base import ExtractContext, Extraction, Limits
+
+log = logging.getLogger(__name__)
+
+# Largest result message accepted from a worker (text is capped well below this by Limits).
+MAX_MESSAGE_BYTES = 1 << 30
+
+
+@dataclass(frozen=True)
+class Task:
+    task_id: int  # the document id
+    path: str  # the stored blob
+    name_hint: str
+    work_dir: str
+    passwords: tuple[str, ...] = ()
+    extractor: str = ""  # force one extractor by name (tests, reliability suite); "" = by detected type
+
+    def to_json(self) -> bytes:
+        return json.dumps(self.__dict__, ensure_ascii=False).encode("utf-8")
+
+
+@dataclass(frozen=True)
+class Result:
+    task_id: int
+    status: str
+    reason: str
+    doc_type: str = ""
+    extractor: str = ""
+    extractor_version: str = ""
+    duration_s: float = 0.0
+    extraction: Extraction | None = None
+
+
+def decode_result(task: Task, payload: bytes, duration: float) -> Result:
+    """Parse a worker's message; anything malformed becomes a `crashed` result for that task."""
+    try:
+        data = json.loads(payload)
+        if not isinstance(data, dict) or data.get("task_id") != task.task_id:
+            raise ValueError("message for another task")
+        extraction = Extraction.from_json(data["extraction"]) if data.get("extraction") else None
+        return Result(
+            task_id=task.task_id,
+            status=str(data["status"]),
+            reason=str(data.get("reason", "")),
+            doc_type=str(data.get("doc_type", "")),
+            extractor=str(data.get("extractor", "")),
+            extractor_version=str(data.get("extractor_version", "")),
+            duration_s=duration,
+            extraction=extraction,
+        )
+    except Exception as exc:
+        return Result(
+            task.task_id,
+            "crashed",
+            f"worker sent an unreadable result ({type(exc).__name__})",
+            duration_s=duration,
+        )
+
+
+# -- the worker process ----------------------------------------------------------------------------
+
+
+def worker_main(conn: Connection, limits: dict[str, Any]) -> None:
+    """Loop: receive a task, extract, send the result. Runs in the child process."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the supervisor's to handle
+    _apply_rlimits(int(limits.get("memory_mb", 0)))
+    from app.extract.registry import extract_file, extractors_by_type
+
+    extractors_by_type()  # import every extractor once, before the first deadline starts
+    lim = Limits(**limits)
+    while True:
+        try:
+            raw = conn.recv_bytes()
+        except (EOFError, OSError):
+            return
+        task = json.loads(raw)
+        ctx = ExtractContext(
+            work_dir=Path(task["work_dir"]),
+            name_hint=task.get("name_hint", ""),
+            limits=lim,
+            passwords=tuple(task.get("passwords") or ()),
+        )
+        if task.get("extractor"):
+            outcome = _run_named(task["extractor"], Path(task["path"]), ctx)
+        else:
+            outcome = extract_file(Path(task["path"]), ctx)
+        message = {
+            "task_id": task["task_id"],
+            "status": outcome.status,
+            "reason": outcome.reason,
+            "doc_type": outcome.doc_type,
+            "extractor": outcome.extractor,
+            "extractor_version": outcome.extractor_version,
+            "extraction": outcome.extraction.to_json() if outcome.extraction else None,
+        }
+        try:
+            payload = json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode(
+                "utf-8", "replace"
+            )
+        except MemoryError:
+            payload = json.dumps(
+                {
+                    **message,
+                    "status": "out_of_memory",
+                    "reason": "result too large to send",
+                    "extraction": None,
+                }
+            ).encode()
+        conn.send_bytes(payload)
+
+
+def _run_named(spec: str, path: Path, ctx: ExtractContext):  # noqa: ANN202 - returns registry.Outcome
+    """Run an extractor given as `module:Class` (used by tests to inject misbehaving extractors)."""
+    import importlib
+
+    from app.extract.registry import Outcome, run_extractor
+
+    module_name, _, cls_name = spec.partition(":")
+    extractor = getattr(importlib.import_module(module_name), cls_name)()
+    result: Outcome = run_extractor(extractor, extractor.doc_types[0], path, ctx)
+    return result
+
+
+def _apply_rlimits(memory_mb: int) -> None:
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if memory_mb > 0:
+            cap = memory_mb * 1024 * 1024
+            resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    except (ImportError, ValueError, OSError) as exc:  # non-POSIX or a hard limit already lower
+        log.warning("could not cap worker memory: %s", exc)
+    try:
+        os.nice(5)  # keep the UI and the importer responsive
+    except OSError:
+        pass
+
+
+# -- the supervisor --------------------------------------------------------------------------------
+
+
+@dataclass
+class _Worker:
+    process: multiprocessing.process.BaseProcess
+    conn: Connection
+    task: Task | None = None
+    started: float = 0.0
+    deadline: float = 0.0
+
+
+@dataclass
+class WorkerPool:
+    """N worker processes; `submit` a task to an idle one, `collect` finished results."""
+
+    size: int
+    limits: Limits = field(default_factory=Limits)
+    _workers: list[_Worker] = field(default_factory=list)
+    _ctx: Any = None
+
+    def __post_init__(self) -> None:
+        method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+        self._ctx = multiprocessing.get_context(method)
+        if method == "forkserver":
+            self._ctx.set_forkserver_preload(["app.pipeline.workers", "app.extract.registry"])
+        self._workers = [self._start() for _ in range(max(1, self.size))]
+
+    def _start(self) -> _Worker:
+        parent, child = self._ctx.Pipe(duplex=True)
+        process = self._ctx.Process(
+            target=worker_main, args=(child, self.limits.to_dict()), name="dossier-extract", daemon=True
+        )
+        process.start()
+        child.close()
+        return _Worker(process, parent)
+
+    @property
+    def idle(self) -> int:
+        return sum(1 for w in self._workers if w.task is None)
+
+    @property
+    def busy(self) -> int:
+        return len(self._workers) - self.idle
+
+    def running(self) -> list[Task]:
+        return [w.task for w in self._workers if w.task is not None]
+
+    def submit(self, task: Task) -> None:
+        worker = next(w for w in self._workers if w.task is None)
+        worker.task = task
+        worker.started = time.monotonic()
+        worker.deadline = worker.started + self.limits.timeout_s
+        try:
+            worker.conn.send_bytes(task.to_json())
+        except (OSError, ValueError):
+            pass  # a dead worker is noticed by collect() through its sentinel
+
+    def collect(self, timeout: float) -> list[Result]:
+        """Wait up to `timeout` for results; enforce deadlines; replace dead or killed workers."""
+        busy = [w for w in self._workers if w.task is not None]
+        if not busy:
+            time.sleep(min(timeout, 0.05))
+            return []
+        now = time.monotonic()
+        wait_for = min(timeout, max(0.0, min(w.deadline for w in busy) - now))
+        handles: list[Any] = []
+        for w in busy:
+            handles += [w.conn, w.process.sentinel]
+        ready = set(wait(handles, timeout=wait_for))
+        results: list[Result] = []
+        for index, w in enumerate(self._workers):
+            task = w.task
+            if task is None:
+                continue
+            elapsed = time.monotonic() - w.started
+            if w.conn in ready:
+                try:
+                    payload = w.conn.recv_bytes(MAX_MESSAGE_BYTES)
+                except (EOFError, OSError):
+                    payload = None
+                if payload is not None:
+                    results.append(decode_result(task, payload, elapsed))
+                    w.task = None
+                    continue
+            if w.process.sentinel in ready or not w.process.is_alive():
+                w.process.join(1)
+                results.append(Result(task.task_id, *_death_reason(w.process.exitcode), duration_s=elapsed))
+                self._replace(index)
+            elif time.monotonic() >= w.deadline:
+                results.append(
+                    Result(
+                        task.task_id,
+                        "timeout",
+                        f"parsing took longer than {self.limits.timeout_s:g} s; the parser was stopped",
+                        duration_s=elapsed,
+                    )
+                )
+                self._replace(index)
+        return results
+
+    def _replace(self, index: int) -> None:
+        old = self._workers[index]
+        _kill(old.process)
+        old.conn.close()
+        self._workers[index] = self._start()
+
+    def close(self) -> None:
+        for w in self._workers:
+            try:
+                w.conn.close()
+            except OSError:
+                pass
+            if w.task is not None:
+                _kill(w.process)
+        for w in self._workers:
+            w.process.join(2)
+            if w.process.is_alive():
+                _kill(w.process)
+        self._workers = []
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _kill(process: multiprocessing.process.BaseProcess) -> None:
+    if process.is_alive():
+        process.kill()
+    process.join(5)
+
+
+def _death_reason(exitcode: int | None) -> tuple[str, str]:
+    if exitcode is not None and exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        if -exitcode == signal.SIGKILL:
+            # Nobody here sent it: the kernel's OOM killer is the usual sender.
+            return "out_of_memory", "the parser was killed by the system (likely out of memory)"
+        return "crashed", f"the parser crashed ({name}); other files were not affected"
+    return "crashed", f"the parser exited unexpectedly (exit code {exitcode})"

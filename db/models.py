@@ -1,0 +1,200 @@
+"""The case store: typed SQLAlchemy 2 models. The SQLite file is the source of truth for a case.
+
+Schema changes go through Alembic (db/migrations); never edit a released migration.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Constraint names are fixed from the first migration on, so batch migrations on SQLite can find them.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class CaseSetting(Base):
+    """Case-wide settings and identity (case id, created, reference-number patterns, …)."""
+
+    __tablename__ = "case_settings"
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+
+
+class ImportRun(Base):
+    __tablename__ = "import_runs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    user: Mapped[str] = mapped_column(String(200), default="")
+    host: Mapped[str] = mapped_column(String(200), default="")
+    paths: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # running | completed | interrupted | failed
+    status: Mapped[str] = mapped_column(String(20), default="running")
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Blob(Base):
+    """One stored original per distinct content, at blobs/<2 hex>/<sha256>."""
+
+    __tablename__ = "blobs"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(Integer)
+    stored_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Document(Base):
+    """One distinct content in the case. Where it was found is in `sources` (provenance)."""
+
+    __tablename__ = "documents"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"), unique=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id", ondelete="SET NULL"), index=True)
+    depth: Mapped[int] = mapped_column(Integer, default=0)  # container nesting: 0 for files given to import
+    file_name: Mapped[str] = mapped_column(Text, default="")  # first name seen (display)
+    doc_type: Mapped[str] = mapped_column(String(40), default="", index=True)
+    title: Mapped[str | None] = mapped_column(Text)
+    # pending | ok | encrypted | corrupt | unsupported | timeout | out_of_memory | crashed | too_large | skipped
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    page_count: Mapped[int | None] = mapped_column(Integer)
+    date: Mapped[str | None] = mapped_column(String(40), index=True)  # ISO-8601: the document's own date
+    date_source: Mapped[str | None] = mapped_column(String(40))  # which field `date` came from
+    author: Mapped[str | None] = mapped_column(Text)
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
+    warnings: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    text_chars: Mapped[int] = mapped_column(Integer, default=0)
+    needs_ocr: Mapped[bool] = mapped_column(Boolean, default=False)
+    extractor: Mapped[str] = mapped_column(String(40), default="")
+    extractor_version: Mapped[str] = mapped_column(String(40), default="")
+    review_status: Mapped[str] = mapped_column(String(20), default="unreviewed", index=True)
+    first_run_id: Mapped[int | None] = mapped_column(ForeignKey("import_runs.id"))
+    imported_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    extracted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Bumped on every change the index must see; the index records the version it holds.
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    indexed_revision: Mapped[int] = mapped_column(Integer, default=-1, index=True)
+
+    parts: Mapped[list[Part]] = relationship(
+        back_populates="document", cascade="all, delete-orphan", order_by="Part.ordinal"
+    )
+    sources: Mapped[list[Source]] = relationship(
+        back_populates="document", cascade="all, delete-orphan", foreign_keys="Source.document_id"
+    )
+    children: Mapped[list[Document]] = relationship(foreign_keys=[parent_id])
+
+
+class Part(Base):
+    """Text of a page, sheet, slide or email part."""
+
+    __tablename__ = "parts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    ordinal: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))
+    label: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text, default="")
+    needs_ocr: Mapped[bool] = mapped_column(Boolean, default=False)
+    origin: Mapped[str] = mapped_column(String(20), default="text")  # text | ocr
+
+    document: Mapped[Document] = relationship(back_populates="parts")
+
+    __table_args__ = (UniqueConstraint("document_id", "ordinal"),)
+
+
+class Cell(Base):
+    """A non-empty spreadsheet cell, so a hit can point at `Sheet1!C14`."""
+
+    __tablename__ = "cells"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    part_id: Mapped[int] = mapped_column(ForeignKey("parts.id", ondelete="CASCADE"), index=True)
+    row: Mapped[int] = mapped_column(Integer)
+    col: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+
+
+class Source(Base):
+    """Provenance: one place a content was found (a file path, or a member of a container)."""
+
+    __tablename__ = "sources"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("import_runs.id"))
+    path: Mapped[str] = mapped_column(Text)  # absolute path, or "<container path>//<member name>"
+    name: Mapped[str] = mapped_column(Text, default="")
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    mtime: Mapped[float | None] = mapped_column(Float)
+    parent_document_id: Mapped[int | None] = mapped_column(
+        ForeignKey("documents.id", ondelete="CASCADE"), index=True
+    )
+    relation: Mapped[str] = mapped_column(
+        String(20), default="file"
+    )  # file|member|attachment|message|embedded
+    found_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    document: Mapped[Document] = relationship(back_populates="sources", foreign_keys=[document_id])
+
+    __table_args__ = (
+        Index("ix_sources_path_size_mtime", "path", "size", "mtime"),
+        UniqueConstraint("document_id", "path", name="uq_sources_document_id_path"),
+    )
+
+
+class ExtractionAttempt(Base):
+    __tablename__ = "extraction_attempts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("import_runs.id"))
+    extractor: Mapped[str] = mapped_column(String(40), default="")
+    extractor_version: Mapped[str] = mapped_column(String(40), default="")
+    status: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    duration_s: Mapped[float] = mapped_column(Float, default=0.0)
+    started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Email(Base):
+    """Email header fields kept as columns: threads are joined on Message-ID / In-Reply-To."""
+
+    __tablename__ = "emails"
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True)
+    message_id: Mapped[str | None] = mapped_column(Text, index=True)
+    in_reply_to: Mapped[str | None] = mapped_column(Text, index=True)
+    references: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    sender: Mapped[str | None] = mapped_column(Text)
+    to: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    cc: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    bcc: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    date: Mapped[str | None] = mapped_column(String(40))
+    subject: Mapped[str | None] = mapped_column(Text)

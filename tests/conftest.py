@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import csv
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = (REPO / ".." / "shared" / "corpus").resolve()
+
+
+def manifest() -> list[dict[str, str]]:
+    with open(CORPUS / "MANIFEST.tsv", newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh, delimiter="\t"))
+
+
+def known_text(notes: str) -> str | None:
+    """The `known text:` phrase of a MANIFEST row (not the OCR-only ones)."""
+    m = re.search(r"known text: (.*?) \((?:verified|checked)", notes)
+    return m.group(1) if m else None
+
+
+def normalise(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip().casefold()
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    if not CORPUS.is_dir():
+        pytest.skip("../shared/corpus is not present")
+    return CORPUS
