@@ -54,7 +54,9 @@ def ensure(extras: tuple[str, ...] = ()) -> Path:
     try:
         subprocess.run([*pip, "install", "-e", spec], cwd=REPO, check=True)
     except subprocess.CalledProcessError as exc:
-        raise SystemExit(f"dossier: set-up failed (pip exited with {exc.returncode}); see the messages above") from None
+        raise SystemExit(
+            f"dossier: set-up failed (pip exited with {exc.returncode}); see the messages above"
+        ) from None
     STAMP.write_text(_wanted_stamp(",".join(all_extras)))
     return venv_python()
 

@@ -58,6 +58,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_problems)
 
+    p = sub.add_parser("search", help="search the case (see the README for the query language)")
+    p.add_argument("query")
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--offset", type=int, default=0)
+    p.add_argument("--sort", default="relevance", choices=["relevance", "date", "-date", "name", "-name"])
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("reindex", help="rebuild the search index from the case store")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_reindex)
+
+    p = sub.add_parser("verify", help="compare the search index with the case store")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_verify)
+
     return parser
 
 
@@ -79,7 +95,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     passwords = list(args.password)
     if args.password_file:
         try:
-            passwords += [ln.strip() for ln in args.password_file.read_text("utf-8").splitlines() if ln.strip()]
+            passwords += [
+                ln.strip() for ln in args.password_file.read_text("utf-8").splitlines() if ln.strip()
+            ]
         except OSError as exc:
             raise CliError(f"cannot read the password file: {exc.strerror or exc}") from exc
     options = ImportOptions(limits=limits, passwords=tuple(passwords))
@@ -184,7 +202,9 @@ def _print_import_report(summary: Any) -> None:
         console.print(f"[bold]{len(summary.failures)} problem(s):[/]")
         for f in summary.failures:
             ident = f"#{f['id']} " if f.get("id") else ""
-            console.print(f"  {ident}[red]{f['status']}[/] {f['path']}: {f['reason']}", markup=True, highlight=False)
+            console.print(
+                f"  {ident}[red]{f['status']}[/] {f['path']}: {f['reason']}", markup=True, highlight=False
+            )
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -249,6 +269,87 @@ def cmd_problems(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_search(args: argparse.Namespace) -> int:
+    from app.services import open_for_reading
+
+    with open_for_reading(_case_dir(args)) as services:
+        services.search.ensure_index()
+        results = services.search.search(args.query, limit=args.limit, offset=args.offset, sort=args.sort)
+    if args.json:
+        _print_json(results.to_json())
+        return EXIT_OK
+    _print_search(results)
+    return EXIT_OK
+
+
+def _print_search(results: Any) -> None:
+    import html as html_mod
+    import re
+
+    from rich.console import Console
+    from rich.text import Text
+
+    console = Console(highlight=False)
+    shown = f"{results.offset + 1}-{results.offset + len(results.hits)}" if results.hits else "0"
+    console.print(f"[bold]{results.total}[/] documents match; showing {shown} ({results.took_ms:.0f} ms)")
+    for hit in results.hits:
+        where = ", ".join(loc["label"] for loc in hit.locations[:6])
+        line = Text(f"\n#{hit.id} ", style="bold")
+        line.append(hit.title, style="bold cyan")
+        line.append(f"  [{hit.type}] {hit.date or ''}", style="dim")
+        console.print(line)
+        if hit.paths:
+            console.print(Text("  " + hit.paths[0], style="dim"))
+        if where:
+            console.print(Text("  in " + where, style="green"))
+        snippet = Text("  ")
+        for piece in re.split(r"(<mark>.*?</mark>)", hit.snippet):
+            if piece.startswith("<mark>"):
+                snippet.append(html_mod.unescape(piece[6:-7]), style="bold yellow")
+            else:
+                snippet.append(html_mod.unescape(piece))
+        console.print(snippet)
+    if results.facets:
+        for name in ("type", "year", "status"):
+            values = results.facets.get(name) or {}
+            if values:
+                console.print(
+                    f"[dim]{name}:[/] " + ", ".join(f"{k} {v}" for k, v in list(values.items())[:8])
+                )
+
+
+def cmd_reindex(args: argparse.Namespace) -> int:
+    import time
+
+    from app.services import build_services
+
+    t0 = time.monotonic()
+    with build_services(_case_dir(args)) as services:
+        count = services.search.reindex()
+    elapsed = time.monotonic() - t0
+    if args.json:
+        _print_json({"indexed": count, "seconds": round(elapsed, 2)})
+    else:
+        print(f"Rebuilt the search index: {count} documents in {elapsed:.1f} s")
+    return EXIT_OK
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from app.services import open_for_reading
+
+    with open_for_reading(_case_dir(args)) as services:
+        report = services.search.verify()
+    if args.json:
+        _print_json(report.to_json())
+    else:
+        print(f"store: {report.store_documents} documents; index: {report.index_documents}")
+        print(f"missing from the index: {report.missing_from_index or 'none'}")
+        print(f"in the index but not in the store: {report.not_in_store or 'none'}")
+        print(f"indexed at an older revision: {report.stale or 'none'}")
+        print("OK" if report.ok else "Problems found: run `reindex` to repair the index.")
+    return EXIT_OK if report.ok else EXIT_FAIL
+
+
 # -- plumbing ---------------------------------------------------------------------------------------
 
 
@@ -267,8 +368,9 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     from app.case import CaseError
     from app.documents import DocumentNotFound
     from app.pipeline.importer import ImportFailed
+    from app.search import IndexUnavailable, QueryError
 
-    return (CliError, CaseError, DocumentNotFound, ImportFailed)
+    return (CliError, CaseError, DocumentNotFound, ImportFailed, QueryError, IndexUnavailable)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -296,7 +398,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAIL
     except Exception as exc:  # last resort: one line for the reporter, the details in the log
         log.debug("unexpected error", exc_info=True)
-        print(f"dossier: unexpected error: {type(exc).__name__}: {exc} (run with -v for details)", file=sys.stderr)
+        print(
+            f"dossier: unexpected error: {type(exc).__name__}: {exc} (run with -v for details)",
+            file=sys.stderr,
+        )
         return EXIT_FAIL
 
 

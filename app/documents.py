@@ -75,7 +75,9 @@ class DocumentService:
         with self.case.reader() as s:
             return s.scalar(select(func.count(Document.id))) or 0
 
-    def iter_summaries(self, ids: Sequence[int] | None = None, batch: int = 1000) -> Iterator[DocumentSummary]:
+    def iter_summaries(
+        self, ids: Sequence[int] | None = None, batch: int = 1000
+    ) -> Iterator[DocumentSummary]:
         """Every document (or the given ids) in id order, fetched in batches to keep memory flat."""
         with self.case.reader() as s:
             last = 0
@@ -100,7 +102,9 @@ class DocumentService:
 
     def problems(self) -> list[DocumentSummary]:
         with self.case.reader() as s:
-            docs = list(s.scalars(select(Document).where(Document.status.in_(FAILED_STATUSES)).order_by(Document.id)))
+            docs = list(
+                s.scalars(select(Document).where(Document.status.in_(FAILED_STATUSES)).order_by(Document.id))
+            )
             paths = self._paths(s, [d.id for d in docs])
             return [self._summary(d, paths.get(d.id, [])) for d in docs]
 
@@ -122,7 +126,10 @@ class DocumentService:
                 }
                 for src in s.scalars(select(Source).where(Source.document_id == doc_id).order_by(Source.id))
             ]
-            runs = {r.id: r for r in s.scalars(select(ImportRun).where(ImportRun.id.in_([x["run_id"] for x in sources])))}
+            runs = {
+                r.id: r
+                for r in s.scalars(select(ImportRun).where(ImportRun.id.in_([x["run_id"] for x in sources])))
+            }
             for src in sources:
                 run = runs.get(src["run_id"])
                 src["run_started"] = run.started_at.isoformat(timespec="seconds") if run else None
@@ -138,16 +145,26 @@ class DocumentService:
                     "at": a.started_at.isoformat(timespec="seconds"),
                 }
                 for a in s.scalars(
-                    select(ExtractionAttempt).where(ExtractionAttempt.document_id == doc_id).order_by(ExtractionAttempt.id)
+                    select(ExtractionAttempt)
+                    .where(ExtractionAttempt.document_id == doc_id)
+                    .order_by(ExtractionAttempt.id)
                 )
             ]
             email = s.get(Email, doc_id)
-            children = list(s.scalars(select(Document.id).where(Document.parent_id == doc_id).order_by(Document.id)))
+            children = list(
+                s.scalars(select(Document.id).where(Document.parent_id == doc_id).order_by(Document.id))
+            )
             parts: list[dict[str, Any]] = []
             if with_parts:
                 for p in s.scalars(select(Part).where(Part.document_id == doc_id).order_by(Part.ordinal)):
                     parts.append(
-                        {"ordinal": p.ordinal, "kind": p.kind, "label": p.label, "text": p.text, "needs_ocr": p.needs_ocr}
+                        {
+                            "ordinal": p.ordinal,
+                            "kind": p.kind,
+                            "label": p.label,
+                            "text": p.text,
+                            "needs_ocr": p.needs_ocr,
+                        }
                     )
             return DocumentDetail(
                 summary=self._summary(doc, [x["path"] for x in sources]),
@@ -187,10 +204,15 @@ class DocumentService:
     def cells(self, doc_id: int, part_ordinal: int) -> list[tuple[int, int, str]]:
         """(row, col, text) of one sheet, for the grid viewer."""
         with self.case.reader() as s:
-            part_id = s.scalar(select(Part.id).where(Part.document_id == doc_id, Part.ordinal == part_ordinal))
+            part_id = s.scalar(
+                select(Part.id).where(Part.document_id == doc_id, Part.ordinal == part_ordinal)
+            )
             if part_id is None:
                 return []
-            return [(r, c, t) for r, c, t in s.execute(select(Cell.row, Cell.col, Cell.text).where(Cell.part_id == part_id))]
+            return [
+                (r, c, t)
+                for r, c, t in s.execute(select(Cell.row, Cell.col, Cell.text).where(Cell.part_id == part_id))
+            ]
 
     @staticmethod
     def cell_ref(sheet: str, row: int, col: int) -> str:

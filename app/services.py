@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from app.case import Case
+from app.case import Case, CaseError
 from app.documents import DocumentService
 from app.pipeline.importer import Importer, ImportOptions, ImportSummary, Progress
+from app.search import SearchService
+
+log = logging.getLogger(__name__)
 
 
 class Services:
     def __init__(self, case: Case) -> None:
         self.case = case
         self.documents = DocumentService(case)
+        self.search = SearchService(case)
 
     def import_paths(
         self,
@@ -24,10 +29,17 @@ class Services:
         cancel: threading.Event | None = None,
         on_progress: Callable[[Progress], None] | None = None,
     ) -> ImportSummary:
-        importer = Importer(self.case, options, index=None, on_progress=on_progress, cancel=cancel)
-        return importer.run(paths)
+        self.search.ensure_index()
+        importer = Importer(self.case, options, index=self.search, on_progress=on_progress, cancel=cancel)
+        summary = importer.run(paths)
+        try:
+            self.search.index.write([], merge=True)  # fold the import's small segments together
+        except Exception:
+            log.exception("merging index segments failed; the index stays usable")
+        return summary
 
     def close(self) -> None:
+        self.search.index.close()
         self.case.close()
 
     def __enter__(self) -> Services:
@@ -39,3 +51,13 @@ class Services:
 
 def build_services(case_dir: Path | str, *, create: bool = False, read_only: bool = False) -> Services:
     return Services(Case.open(case_dir, create=create, read_only=read_only))
+
+
+def open_for_reading(case_dir: Path | str) -> Services:
+    """Writable when possible (so a damaged index can be rebuilt), read-only when another Dossier has it."""
+    try:
+        return build_services(case_dir)
+    except CaseError as exc:
+        if "open in another Dossier" not in str(exc):
+            raise
+        return build_services(case_dir, read_only=True)

@@ -28,8 +28,22 @@ def normalise(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().casefold()
 
 
+def real_rows() -> list[dict[str, str]]:
+    return [r for r in manifest() if r["path"].startswith("real/")] if CORPUS.is_dir() else []
+
+
 @pytest.fixture(scope="session")
 def corpus() -> Path:
     if not CORPUS.is_dir():
         pytest.skip("../shared/corpus is not present")
     return CORPUS
+
+
+@pytest.fixture(scope="session")
+def real_case(tmp_path_factory: pytest.TempPathFactory, corpus: Path):
+    """The whole real/ corpus imported once (extraction + index), shared by the corpus tests."""
+    from tests.corpus_case import import_corpus
+
+    case = import_corpus(tmp_path_factory.mktemp("real") / "case", [corpus / "real"])
+    yield case
+    case.services.close()

@@ -249,7 +249,9 @@ class _Run:
             if not blob.is_file():
                 self._set_status(doc_id, "corrupt", "stored original is missing from the case")
                 continue
-            src = self.session.scalar(select(Source.path).where(Source.document_id == doc_id).limit(1)) or name
+            src = (
+                self.session.scalar(select(Source.path).where(Source.document_id == doc_id).limit(1)) or name
+            )
             self.queue.append(_Pending(doc_id, blob, name, src, depth, top_level=False))
             self.resumed += 1
             self.files_total += 1
@@ -268,7 +270,9 @@ class _Run:
             self.files_done += 1
             return
         if item.size > self.opts.limits.max_file_bytes:
-            self.skipped.append(Skipped(item.path, f"larger than the {self.opts.limits.max_file_bytes:,}-byte limit"))
+            self.skipped.append(
+                Skipped(item.path, f"larger than the {self.opts.limits.max_file_bytes:,}-byte limit")
+            )
             self.files_done += 1
             return
         try:
@@ -421,7 +425,9 @@ class _Run:
             self._take_children(doc, item, result.extraction, work_dir)
         shutil.rmtree(work_dir, ignore_errors=True)
 
-    def _take_children(self, parent: Document, item: _Pending, extraction: Extraction, work_dir: Path) -> None:
+    def _take_children(
+        self, parent: Document, item: _Pending, extraction: Extraction, work_dir: Path
+    ) -> None:
         root = work_dir.resolve()
         for child in extraction.children:
             child_path = (work_dir / child.path).resolve()
@@ -432,7 +438,9 @@ class _Run:
                 stored = self.imp.blobs.add_file(child_path, move=True)
             except OSError as exc:
                 if exc.errno == 28:
-                    raise ImportFailed("the disk holding the case is full (while storing extracted files)") from exc
+                    raise ImportFailed(
+                        "the disk holding the case is full (while storing extracted files)"
+                    ) from exc
                 continue
             self.bytes_done += stored.size
             mtime = child.metadata.get("mtime")
@@ -456,7 +464,9 @@ class _Run:
         doc.reason = reason
         doc.extracted_at = utcnow()
         doc.revision += 1
-        self.session.add(ExtractionAttempt(document_id=doc_id, run_id=self.run_id, status=status, reason=reason))
+        self.session.add(
+            ExtractionAttempt(document_id=doc_id, run_id=self.run_id, status=status, reason=reason)
+        )
         self.touched.add(doc_id)
         self.uncommitted.append(doc_id)
         if status in FAILED_STATUSES:
@@ -501,7 +511,9 @@ class _Run:
         for chunk_start in range(0, len(touched), 500):
             chunk = touched[chunk_start : chunk_start + 500]
             for doc_id, status, doc_type, reason in s.execute(
-                select(Document.id, Document.status, Document.doc_type, Document.reason).where(Document.id.in_(chunk))
+                select(Document.id, Document.status, Document.doc_type, Document.reason).where(
+                    Document.id.in_(chunk)
+                )
             ):
                 status_count[status] += 1
                 type_count[doc_type or "unknown"] += 1
@@ -510,7 +522,9 @@ class _Run:
                     summary.failures.append({"id": doc_id, "path": path, "status": status, "reason": reason})
         for item in self.skipped:
             status_count["skipped"] += 1
-            summary.failures.append({"id": None, "path": str(item.path), "status": "skipped", "reason": item.reason})
+            summary.failures.append(
+                {"id": None, "path": str(item.path), "status": "skipped", "reason": item.reason}
+            )
         summary.documents = len(touched)
         summary.by_status = dict(status_count.most_common())
         summary.by_type = dict(type_count.most_common())
@@ -520,7 +534,9 @@ class _Run:
             run.finished_at = utcnow()
             run.status = "interrupted" if interrupted else "completed"
             run.counts = {
-                k: v for k, v in summary.to_json().items() if k not in ("failures", "run_id", "case_documents")
+                k: v
+                for k, v in summary.to_json().items()
+                if k not in ("failures", "run_id", "case_documents")
             } | {"failures": len(summary.failures)}
         s.commit()
         return summary

@@ -34,7 +34,9 @@ def record_result(session: Session, doc: Document, result: Result) -> None:
         if not doc.reason:
             doc.reason = "; ".join(extraction.warnings)[:2000]
     doc.meta = meta
-    doc.title = (extraction.title or meta.get("title") or None) and str(extraction.title or meta.get("title"))[:1000]
+    doc.title = (extraction.title or meta.get("title") or None) and str(
+        extraction.title or meta.get("title")
+    )[:1000]
     page_count = meta.get("page_count")
     doc.page_count = int(page_count) if isinstance(page_count, int | float) else None
     author = meta.get("author") or meta.get("from")
@@ -78,7 +80,7 @@ def _store_parts(session: Session, doc: Document, extraction: Extraction) -> Non
         session.execute(Part.__table__.insert(), part_rows)
     if any(p.cells for p in extraction.parts):
         ids = dict(
-            session.execute(select(Part.ordinal, Part.id).where(Part.document_id == doc.id)).tuples().all()
+            (ordinal, part_id) for ordinal, part_id in session.execute(select(Part.ordinal, Part.id).where(Part.document_id == doc.id))
         )
         for ordinal, part in enumerate(extraction.parts):
             if not part.cells:

@@ -1,0 +1,24 @@
+# The README's test command is `make test`. Each target sets up .venv/ first (app/bootstrap.py).
+PYTHON ?= python3
+VENV_PY := .venv/bin/python
+export QT_QPA_PLATFORM ?= offscreen
+
+.PHONY: setup test test-all lint bench
+
+setup:
+	@$(PYTHON) -m app.bootstrap --extras test >/dev/null
+
+test: setup
+	$(VENV_PY) -m pytest -q
+
+# Everything, including the slow exhaustive suites (marked `slow`).
+test-all: setup
+	$(VENV_PY) -m pytest -q -m "slow or not slow"
+
+lint: setup
+	$(VENV_PY) -m ruff check .
+	$(VENV_PY) -m ruff format --check .
+
+bench: setup
+	$(VENV_PY) bench/import_bench.py ../shared/corpus/real/pdf
+	$(VENV_PY) bench/search_bench.py --docs 10000

@@ -1,0 +1,101 @@
+"""The Whoosh schema: one index document per case document, nothing stored but the id.
+
+Text is not stored in the index: snippets and hit locations are computed from the text held in the case
+store, which keeps the index small and always rebuildable. Review data (tags, review status, notes) is not
+indexed either; `tag:`, `status:` and `note:` are answered from the store at query time, so a tag added
+to 10,000 documents costs one SQL statement and never a reindex.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from whoosh.fields import DATETIME, ID, TEXT, Schema
+
+from index.analysis import AddressTokenizer, IdentTokenizer, PathTokenizer, WordTokenizer
+
+# Bump when the schema or analysis changes: an index built with another version is rebuilt at open.
+SCHEMA_VERSION = 1
+
+# Fields answered from the case store, not the index (declared so the query parser accepts them).
+STORE_FIELDS = ("tag", "status", "note")
+
+
+def build_schema() -> Schema:
+    word = WordTokenizer()
+    return Schema(
+        id=ID(stored=True, unique=True, sortable=True),
+        content=TEXT(analyzer=word, phrase=True, multitoken_query="phrase"),
+        title=TEXT(analyzer=word, phrase=True, field_boost=2.0, multitoken_query="phrase"),
+        ident=TEXT(analyzer=IdentTokenizer(), phrase=False),
+        author=TEXT(analyzer=word, phrase=True),
+        subject=TEXT(analyzer=word, phrase=True),
+        **{"from": TEXT(analyzer=AddressTokenizer(), phrase=False)},
+        to=TEXT(analyzer=AddressTokenizer(), phrase=False),
+        cc=TEXT(analyzer=AddressTokenizer(), phrase=False),
+        path=TEXT(analyzer=PathTokenizer(), phrase=True),
+        type=ID(sortable=True),
+        state=ID(sortable=True),
+        sha256=ID,
+        folder=ID(sortable=True),
+        year=ID(sortable=True),
+        name=ID(sortable=True),
+        date=DATETIME,
+        imported=DATETIME,
+        sortdate=ID(sortable=True),  # ISO text, "" when undated: sorts without datetime overflow
+        tag=ID,
+        status=ID,
+        note=ID,
+    )
+
+
+@dataclass(frozen=True)
+class IndexDoc:
+    """Everything the index needs about one document (built by the app from the case store)."""
+
+    id: int
+    content: str
+    title: str
+    doc_type: str
+    state: str
+    sha256: str
+    paths: tuple[str, ...]
+    folder: str
+    author: str = ""
+    subject: str = ""
+    sender: str = ""
+    to: str = ""
+    cc: str = ""
+    date: datetime | None = None
+    imported: datetime | None = None
+
+    def fields(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "id": str(self.id),
+            "content": self.content,
+            "title": self.title,
+            "ident": self.content,
+            "type": self.doc_type or "unknown",
+            "state": self.state,
+            "sha256": self.sha256,
+            "path": "\n".join(self.paths),
+            "folder": self.folder,
+            "name": self.title.casefold()[:200] or "~",
+            "year": str(self.date.year) if self.date else "none",
+            "sortdate": self.date.isoformat() if self.date else "",
+        }
+        for key, value in (
+            ("author", self.author),
+            ("subject", self.subject),
+            ("from", self.sender),
+            ("to", self.to),
+            ("cc", self.cc),
+        ):
+            if value:
+                out[key] = value
+        if self.date:
+            out["date"] = self.date
+        if self.imported:
+            out["imported"] = self.imported
+        return out

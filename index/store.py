@@ -1,0 +1,194 @@
+"""The index folder: open, health check, the single writer, a cached searcher, rebuild-and-swap.
+
+The index is derived data. Anything wrong with it (missing, damaged, another schema version) is answered
+by rebuilding it from the case store into a fresh folder and swapping that in.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from whoosh import index as whoosh_index
+from whoosh.searching import Searcher
+from whoosh.writing import SegmentWriter
+
+from index.schema import SCHEMA_VERSION, IndexDoc, build_schema
+
+log = logging.getLogger(__name__)
+
+MARKER = "dossier-index.json"
+# Text beyond this many characters of one document is not indexed (memory bound for the writer).
+MAX_INDEXED_CHARS = 20_000_000
+
+
+class IndexUnavailable(Exception):
+    """The index cannot answer right now (being rebuilt, or damaged); the message is for the reporter."""
+
+
+@dataclass(frozen=True)
+class Health:
+    state: str  # ok | missing | damaged | outdated
+    detail: str = ""
+    doc_count: int = 0
+
+
+class SearchIndex:
+    def __init__(self, path: Path, case_id: str = "") -> None:
+        self.path = path
+        self.case_id = case_id
+        self._lock = threading.RLock()
+        self._ix: whoosh_index.Index | None = None
+        self._searcher: Searcher | None = None
+        self.generation = 0  # bumped whenever the searcher may see different documents
+        self.rebuilding = False
+
+    # -- health ------------------------------------------------------------------------------------
+    def health(self) -> Health:
+        if not self.path.is_dir() or not any(self.path.glob("_MAIN_*.toc")):
+            return Health("missing", "no search index yet")
+        try:
+            marker = json.loads((self.path / MARKER).read_text("utf-8"))
+        except (OSError, ValueError):
+            return Health("damaged", "index marker missing or unreadable")
+        if marker.get("schema_version") != SCHEMA_VERSION:
+            return Health("outdated", f"index schema {marker.get('schema_version')} != {SCHEMA_VERSION}")
+        if self.case_id and marker.get("case_id") not in ("", self.case_id):
+            return Health("damaged", "index belongs to another case")
+        try:
+            ix = whoosh_index.open_dir(str(self.path))
+            with ix.searcher() as s:
+                count = s.doc_count()
+                # Touch the term dictionary and a posting list of every segment: catches truncated files.
+                for fieldname in ("type",):
+                    for term in s.lexicon(fieldname):
+                        s.postings(fieldname, term).all_ids()
+                        break
+            ix.close()
+        except Exception as exc:  # whoosh raises many kinds of errors on damaged files
+            return Health("damaged", f"{type(exc).__name__}: {exc}"[:300])
+        return Health("ok", "", count)
+
+    # -- open/close --------------------------------------------------------------------------------
+    def open(self, *, create: bool = True) -> None:
+        with self._lock:
+            if self._ix is not None:
+                return
+            if not any(self.path.glob("_MAIN_*.toc")):
+                if not create:
+                    raise IndexUnavailable("the search index is missing")
+                self._create(self.path)
+            self._ix = whoosh_index.open_dir(str(self.path))
+
+    def _create(self, path: Path) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        whoosh_index.create_in(str(path), build_schema())
+        (path / MARKER).write_text(
+            json.dumps({"schema_version": SCHEMA_VERSION, "case_id": self.case_id, "created": time.time()})
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            if self._searcher is not None:
+                self._searcher.close()
+                self._searcher = None
+            if self._ix is not None:
+                self._ix.close()
+                self._ix = None
+
+    @property
+    def ix(self) -> whoosh_index.Index:
+        if self._ix is None:
+            self.open()
+        assert self._ix is not None
+        return self._ix
+
+    # -- writing -----------------------------------------------------------------------------------
+    def write(self, docs: Iterable[IndexDoc], *, delete_ids: Iterable[int] = (), merge: bool = False) -> int:
+        """Add or replace documents and commit. The caller is the single writer (the importer thread)."""
+        with self._lock:
+            writer = self.ix.writer(limitmb=256, procs=1)
+            count = _fill(writer, docs, delete_ids)
+            writer.commit(merge=merge)
+            self._invalidate()
+            return count
+
+    def optimize(self) -> None:
+        with self._lock:
+            writer = self.ix.writer()
+            writer.commit(optimize=True)
+            self._invalidate()
+
+    def _invalidate(self) -> None:
+        self.generation += 1
+        if self._searcher is not None:
+            self._searcher = self._searcher.refresh()
+
+    # -- reading -----------------------------------------------------------------------------------
+    @contextmanager
+    def searcher(self) -> Iterator[Searcher]:
+        """The shared searcher, refreshed when the index changed. Callers must not close it."""
+        with self._lock:
+            if self.rebuilding:
+                raise IndexUnavailable("the search index is being rebuilt; try again in a moment")
+            if self._searcher is None:
+                self._searcher = self.ix.searcher()
+            yield self._searcher
+
+    def doc_count(self) -> int:
+        with self.searcher() as s:
+            return s.doc_count()
+
+    def indexed_ids(self) -> set[int]:
+        with self.searcher() as s:
+            return {int(v) for v in s.reader().column_reader("id") if v}
+
+    # -- rebuild -----------------------------------------------------------------------------------
+    def rebuild(self, docs: Iterable[IndexDoc]) -> int:
+        """Build a fresh index beside the current one, then swap it in. Searches fail cleanly meanwhile."""
+        fresh = self.path.with_name(self.path.name + ".new")
+        shutil.rmtree(fresh, ignore_errors=True)
+        self._create(fresh)
+        ix = whoosh_index.open_dir(str(fresh))
+        writer = ix.writer(limitmb=512, procs=1)
+        try:
+            count = _fill(writer, docs, ())
+            writer.commit(optimize=True)
+        except BaseException:
+            writer.cancel()
+            ix.close()
+            shutil.rmtree(fresh, ignore_errors=True)
+            raise
+        ix.close()
+        with self._lock:
+            self.close()
+            old = self.path.with_name(self.path.name + ".old")
+            shutil.rmtree(old, ignore_errors=True)
+            if self.path.exists():
+                self.path.rename(old)
+            fresh.rename(self.path)
+            shutil.rmtree(old, ignore_errors=True)
+            self.generation += 1
+            self.open()
+        return count
+
+
+def _fill(writer: SegmentWriter, docs: Iterable[IndexDoc], delete_ids: Iterable[int]) -> int:
+    for doc_id in delete_ids:
+        writer.delete_by_term("id", str(doc_id))
+    count = 0
+    for doc in docs:
+        fields = doc.fields()
+        content = fields["content"]
+        if isinstance(content, str) and len(content) > MAX_INDEXED_CHARS:
+            fields["content"] = fields["ident"] = content[:MAX_INDEXED_CHARS]
+        writer.update_document(**fields)
+        count += 1
+    return count

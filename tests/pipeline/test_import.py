@@ -1,0 +1,115 @@
+"""Import behaviour on real PDFs: dedup, provenance, re-runs, interruption and resume."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from app.case import Case, CaseError
+from app.pipeline.importer import ImportFailed, ImportOptions
+from app.services import build_services
+from db.models import Document, ExtractionAttempt, ImportRun, Source
+
+
+@pytest.fixture
+def leak(tmp_path: Path, corpus: Path) -> Path:
+    """A small leak: real PDFs, one of them twice under another name, one in a sub-folder."""
+    root = tmp_path / "leak"
+    (root / "sub").mkdir(parents=True)
+    pdfs = sorted((corpus / "real" / "pdf").glob("enron_*"))[:8]
+    for pdf in pdfs:
+        shutil.copy2(pdf, root / pdf.name)
+    shutil.copy2(pdfs[0], root / "sub" / "copy-of-first.pdf")
+    return root
+
+
+def test_import_dedups_and_keeps_provenance(tmp_path: Path, leak: Path) -> None:
+    with build_services(tmp_path / "case", create=True) as services:
+        summary = services.import_paths([leak], ImportOptions(workers=2))
+        assert summary.new == 8
+        assert summary.duplicates == 1
+        assert summary.by_status == {"ok": 8}
+        with services.case.reader() as s:
+            assert s.scalar(select(func.count(Document.id))) == 8
+            first = s.scalar(select(Source.document_id).where(Source.path.like("%copy-of-first.pdf")))
+            paths = list(s.scalars(select(Source.path).where(Source.document_id == first)))
+            assert len(paths) == 2
+            run = s.get(ImportRun, summary.run_id)
+            assert run.status == "completed" and run.counts["new"] == 8
+            assert s.scalar(select(func.count(ExtractionAttempt.id))) == 8
+
+
+def test_second_run_adds_nothing(tmp_path: Path, leak: Path) -> None:
+    with build_services(tmp_path / "case", create=True) as services:
+        first = services.import_paths([leak])
+        second = services.import_paths([leak])
+    assert second.new == 0 and second.documents == 0
+    assert second.unchanged == 9
+    assert second.elapsed < first.elapsed
+
+
+def test_changed_file_is_read_again(tmp_path: Path, leak: Path) -> None:
+    with build_services(tmp_path / "case", create=True) as services:
+        services.import_paths([leak])
+        target = leak / "sub" / "copy-of-first.pdf"
+        target.write_bytes(target.read_bytes() + b"\n% appended\n")
+        again = services.import_paths([leak])
+    assert again.new == 1 and again.unchanged == 8
+
+
+def test_interrupted_import_resumes_without_duplicates(tmp_path: Path, leak: Path) -> None:
+    cancel = threading.Event()
+
+    def on_progress(p) -> None:  # noqa: ANN001
+        if p.files_done >= 2:
+            cancel.set()
+
+    with build_services(tmp_path / "case", create=True) as services:
+        first = services.import_paths(
+            [leak], ImportOptions(workers=1), cancel=cancel, on_progress=on_progress
+        )
+        assert first.interrupted
+        second = services.import_paths([leak])
+        assert not second.interrupted
+        with services.case.reader() as s:
+            assert s.scalar(select(func.count(Document.id))) == 8
+            assert s.scalar(select(func.count(Document.id)).where(Document.status != "ok")) == 0
+            runs = list(s.scalars(select(ImportRun.status).order_by(ImportRun.id)))
+    assert runs == ["interrupted", "completed"]
+
+
+def test_missing_path_is_refused(tmp_path: Path) -> None:
+    with (
+        build_services(tmp_path / "case", create=True) as services,
+        pytest.raises(ImportFailed, match="not found"),
+    ):
+        services.import_paths([tmp_path / "nope"])
+
+
+def test_second_writer_is_refused(tmp_path: Path) -> None:
+    with Case.open(tmp_path / "case", create=True), pytest.raises(CaseError, match="open in another Dossier"):
+        Case.open(tmp_path / "case")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads unreadable files")
+def test_unreadable_file_is_listed(tmp_path: Path, leak: Path) -> None:
+    bad = leak / "locked.txt"
+    bad.write_text("secret")
+    bad.chmod(0)
+    with build_services(tmp_path / "case", create=True) as services:
+        summary = services.import_paths([leak])
+    assert any(f["path"].endswith("locked.txt") and f["status"] == "skipped" for f in summary.failures)
+
+
+def test_symlink_outside_roots_is_skipped(tmp_path: Path, leak: Path, corpus: Path) -> None:
+    os.symlink(corpus / "real" / "pdf" / "enron_AggieNight2001.pdf", leak / "outside.pdf")
+    with build_services(tmp_path / "case", create=True) as services:
+        summary = services.import_paths([leak])
+    assert any(
+        "outside" in f["path"] and "outside the imported folders" in f["reason"] for f in summary.failures
+    )

@@ -1,0 +1,89 @@
+"""The supervisor contains extractors that hang, crash or eat memory; the import goes on."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from app.case import Case
+from app.documents import DocumentService
+from app.extract.base import Limits
+from app.pipeline.importer import Importer, ImportOptions
+from app.pipeline.workers import Task, WorkerPool, decode_result
+
+
+def _import_with(tmp_path: Path, extractor: str, limits: Limits, files: int = 2) -> list:
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(files):
+        (src / f"f{i}.txt").write_text(f"file number {i}\n")
+    with Case.open(tmp_path / "case", create=True) as case:
+        options = ImportOptions(workers=2, limits=limits, extractor=extractor)
+        summary = Importer(case, options).run([src])
+        docs = list(DocumentService(case).iter_summaries())
+    assert summary.documents == files
+    return docs
+
+
+def test_hanging_parser_times_out_and_import_goes_on(tmp_path: Path) -> None:
+    docs = _import_with(tmp_path, "tests.fixtures.bad_extractors:SleepForever", Limits(timeout_s=1.5))
+    assert {d.status for d in docs} == {"timeout"}
+    assert all("longer than 1.5 s" in d.reason for d in docs)
+
+
+def test_crashing_parser_is_marked_crashed(tmp_path: Path) -> None:
+    docs = _import_with(tmp_path, "tests.fixtures.bad_extractors:Abort", Limits(timeout_s=20))
+    assert {d.status for d in docs} == {"crashed"}
+    assert all("SIGABRT" in d.reason for d in docs)
+
+
+def test_memory_hog_hits_the_cap(tmp_path: Path) -> None:
+    docs = _import_with(tmp_path, "tests.fixtures.bad_extractors:Hog", Limits(timeout_s=30, memory_mb=400))
+    assert {d.status for d in docs} == {"out_of_memory"}
+
+
+def test_workers_recover_after_a_crash(tmp_path: Path) -> None:
+    docs = _import_with(tmp_path, "tests.fixtures.bad_extractors:Echo", Limits(timeout_s=20), files=5)
+    assert {d.status for d in docs} == {"ok"}
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"",
+        b"{",
+        b"null",
+        b"[]",
+        b'{"task_id": 99}',
+        b'{"task_id": 1, "status": "ok", "extraction": {"parts": 5}}',
+        bytes(range(256)),
+    ],
+)
+def test_garbled_worker_messages_become_crashed(payload: bytes) -> None:
+    task = Task(task_id=1, path="/nonexistent", name_hint="x", work_dir="/tmp")
+    result = decode_result(task, payload, 0.1)
+    assert result.task_id == 1
+    assert result.status == "crashed"
+
+
+def test_pool_replaces_killed_worker(tmp_path: Path) -> None:
+    blob = tmp_path / "a.txt"
+    blob.write_text("hello there")
+    work = tmp_path / "w"
+    work.mkdir()
+    with WorkerPool(1, replace(Limits(), timeout_s=10)) as pool:
+        pool.submit(Task(1, str(blob), "a.txt", str(work), extractor="tests.fixtures.bad_extractors:Abort"))
+        results = []
+        while not results:
+            results = pool.collect(1.0)
+        assert results[0].status == "crashed"
+        pool.submit(Task(2, str(blob), "a.txt", str(work), extractor="tests.fixtures.bad_extractors:Echo"))
+        results = []
+        while not results:
+            results = pool.collect(1.0)
+        assert results[0].status == "ok"
+        assert "hello there" in results[0].extraction.text
+    assert hashlib.sha256(blob.read_bytes()).hexdigest()
