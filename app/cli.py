@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -31,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--case", metavar="DIR", help="the case folder (default: $DOSSIER_CASE)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details to stderr")
+    parser.add_argument("--as", dest="reviewer", metavar="NAME", help="record review actions under this name")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("import", help="import files, folders, archives or mailboxes into the case")
@@ -74,7 +76,131 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_verify)
 
+    _review_parsers(sub)
     return parser
+
+
+def _targets(p: argparse.ArgumentParser) -> None:
+    p.add_argument("ids", nargs="*", type=int, metavar="ID")
+    p.add_argument("--query", "-q", help="act on every document matching this search")
+
+
+def _review_parsers(sub: Any) -> None:
+    tag = sub.add_parser("tag", help="add, remove, rename or merge tags").add_subparsers(
+        dest="tag_cmd", metavar="ACTION"
+    )
+    tag.required = True
+    p = tag.add_parser("add", help="tag documents (the tag is created if needed)")
+    p.add_argument("name")
+    _targets(p)
+    p.add_argument("--color", help="#rrggbb for a new tag")
+    p.set_defaults(func=cmd_tag_add)
+    p = tag.add_parser("rm", help="remove a tag from documents")
+    p.add_argument("name")
+    _targets(p)
+    p.set_defaults(func=cmd_tag_rm)
+    p = tag.add_parser("rename", help="rename a tag (nested tags follow)")
+    p.add_argument("old")
+    p.add_argument("new")
+    p.set_defaults(func=cmd_tag_rename)
+    p = tag.add_parser("merge", help="move every assignment of SOURCE to TARGET and delete SOURCE")
+    p.add_argument("source")
+    p.add_argument("target")
+    p.set_defaults(func=cmd_tag_merge)
+    p = tag.add_parser("color", help="set a tag's colour")
+    p.add_argument("name")
+    p.add_argument("color")
+    p.set_defaults(func=cmd_tag_color)
+
+    p = sub.add_parser("tags", help="list tags with their document counts")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_tags)
+
+    status = sub.add_parser("status", help="set review status").add_subparsers(
+        dest="status_cmd", metavar="ACTION"
+    )
+    status.required = True
+    p = status.add_parser("set", help="unreviewed | relevant | not_relevant | follow_up")
+    p.add_argument("status")
+    _targets(p)
+    p.set_defaults(func=cmd_status_set)
+
+    note = sub.add_parser("note", help="add, edit or delete notes").add_subparsers(
+        dest="note_cmd", metavar="ACTION"
+    )
+    note.required = True
+    p = note.add_parser("add", help="add a note to a document")
+    p.add_argument("id", type=int)
+    p.add_argument("text")
+    anchor = p.add_mutually_exclusive_group()
+    anchor.add_argument("--page", type=int)
+    anchor.add_argument("--cell", help="a sheet cell, e.g. 'Sheet1!C14'")
+    anchor.add_argument("--quote", help="the passage the note is about")
+    p.set_defaults(func=cmd_note_add)
+    p = note.add_parser("edit", help="change the text of one of your notes")
+    p.add_argument("note_id", type=int)
+    p.add_argument("text")
+    p.set_defaults(func=cmd_note_edit)
+    p = note.add_parser("rm", help="delete one of your notes")
+    p.add_argument("note_id", type=int)
+    p.set_defaults(func=cmd_note_rm)
+    p = sub.add_parser("notes", help="a document's notes")
+    p.add_argument("id", type=int)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_notes)
+
+    link = sub.add_parser("link", help="link documents").add_subparsers(dest="link_cmd", metavar="ACTION")
+    link.required = True
+    p = link.add_parser("add", help="link document A to document B")
+    p.add_argument("a", type=int)
+    p.add_argument("b", type=int)
+    p.add_argument("--relation", "-r", default="related")
+    p.add_argument("--note", default="")
+    p.set_defaults(func=cmd_link_add)
+    p = link.add_parser("rm", help="remove a link")
+    p.add_argument("link_id")
+    p.set_defaults(func=cmd_link_rm)
+    p = sub.add_parser("links", help="a document's links and link suggestions")
+    p.add_argument("id", type=int)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_links)
+    p = sub.add_parser("relations", help="the link relation vocabulary")
+    p.add_argument("--add", metavar="NAME", help="add a relation")
+    p.set_defaults(func=cmd_relations)
+
+    sg = sub.add_parser("suggest", help="accept or dismiss a link suggestion").add_subparsers(
+        dest="suggest_cmd", metavar="ACTION"
+    )
+    sg.required = True
+    p = sg.add_parser("accept")
+    p.add_argument("suggestion_id", type=int)
+    p.add_argument("--relation", "-r")
+    p.set_defaults(func=cmd_suggest_accept)
+    p = sg.add_parser("dismiss")
+    p.add_argument("suggestion_id", type=int)
+    p.set_defaults(func=cmd_suggest_dismiss)
+
+    p = sub.add_parser("audit", help="the audit trail of review actions (of one document, or the case)")
+    p.add_argument("id", type=int, nargs="?")
+    p.add_argument("--limit", type=int, default=500)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_audit)
+
+    p = sub.add_parser("delete", help="delete a document (and what was found inside it) from the case")
+    p.add_argument("id", type=int)
+    p.add_argument("--yes", action="store_true", help="confirm the deletion")
+    p.set_defaults(func=cmd_delete)
+
+    config = sub.add_parser("config", help="installation settings").add_subparsers(
+        dest="config_cmd", metavar="ACTION"
+    )
+    config.required = True
+    p = config.add_parser("set", help="set a setting, e.g. `config set reviewer 'Jane Roe'`")
+    p.add_argument("key")
+    p.add_argument("value")
+    p.set_defaults(func=cmd_config_set)
+    p = config.add_parser("get", help="show the settings")
+    p.set_defaults(func=cmd_config_get)
 
 
 # -- commands ---------------------------------------------------------------------------------------
@@ -350,6 +476,247 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return EXIT_OK if report.ok else EXIT_FAIL
 
 
+@contextlib.contextmanager
+def _review(args: argparse.Namespace) -> Any:
+    from app.services import build_services
+
+    with build_services(_case_dir(args)) as services:
+        if args.reviewer:
+            services.review.reviewer = args.reviewer.strip()
+        yield services
+
+
+def _resolve_targets(services: Any, args: argparse.Namespace) -> list[int]:
+    if args.query and args.ids:
+        raise CliError("give document ids or --query, not both")
+    if args.query:
+        services.search.ensure_index()
+        ids = services.search.matching_ids(args.query)
+        if not ids:
+            raise CliError(f"no document matches {args.query!r}")
+        return ids
+    if not args.ids:
+        raise CliError("give document ids or --query")
+    return list(args.ids)
+
+
+def _done(args: argparse.Namespace, message: str, data: dict[str, Any]) -> int:
+    if getattr(args, "json", False):
+        _print_json(data)
+    else:
+        print(message)
+    return EXIT_OK
+
+
+def cmd_tag_add(args: argparse.Namespace) -> int:
+    with _review(args) as services:
+        ids = _resolve_targets(services, args)
+        count = services.review.add_tag(args.name, ids, color=args.color)
+    return _done(
+        args,
+        f"Tagged {count} document(s) {args.name!r} ({len(ids) - count} already had it)",
+        {"tagged": count},
+    )
+
+
+def cmd_tag_rm(args: argparse.Namespace) -> int:
+    with _review(args) as services:
+        ids = _resolve_targets(services, args)
+        count = services.review.remove_tag(args.name, ids)
+    return _done(args, f"Removed {args.name!r} from {count} document(s)", {"untagged": count})
+
+
+def cmd_tag_rename(args: argparse.Namespace) -> int:
+    with _review(args) as services:
+        tag = services.review.rename_tag(args.old, args.new)
+    return _done(args, f"Renamed {args.old!r} to {tag.name!r} ({tag.count} documents)", tag.to_json())
+
+
+def cmd_tag_merge(args: argparse.Namespace) -> int:
+    with _review(args) as services:
+        tag = services.review.merge_tags(args.source, args.target)
+    return _done(args, f"Merged {args.source!r} into {tag.name!r} ({tag.count} documents)", tag.to_json())
+
+
+def cmd_tag_color(args: argparse.Namespace) -> int:
+    with _review(args) as services:
+        tag = services.review.set_tag_color(args.name, args.color)
+    return _done(args, f"Tag {tag.name!r} is now {tag.color}", tag.to_json())
+
+
+def cmd_tags(args: argparse.Namespace) -> int:
+    from app.services import open_for_reading
+
+    with open_for_reading(_case_dir(args)) as services:
+        tags = services.review.list_tags()
+    if args.json:
+        _print_json({"tags": [t.to_json() for t in tags]})
+    elif not tags:
+        print("No tags yet.")
+    else:
+        for t in tags:
+            print(f"{t.count:>6}  {t.name}  {t.color}{('  ' + t.description) if t.description else ''}")
+    return EXIT_OK
+
+
+def cmd_status_set(args: argparse.Namespace) -> int:
+    with _review(args) as services:
+        ids = _resolve_targets(services, args)
+        count = services.review.set_status(args.status, ids)
+    return _done(
+        args,
+        f"Set {count} document(s) to {args.status} ({len(ids) - count} already were)",
+        {"changed": count},
+    )
+
+
+def cmd_note_add(args: argparse.Namespace) -> int:
+    with _review(args) as services:
+        note = services.review.add_note(args.id, args.text, page=args.page, cell=args.cell, quote=args.quote)
+    return _done(args, f"Added note {note.id} to document {args.id}", note.to_json())
+
+
+def cmd_note_edit(args: argparse.Namespace) -> int:
+    with _review(args) as services:
+        note = services.review.edit_note(args.note_id, args.text)
+    return _done(args, f"Updated note {note.id}", note.to_json())
+
+
+def cmd_note_rm(args: argparse.Namespace) -> int:
+    with _review(args) as services:
+        services.review.delete_note(args.note_id)
+    return _done(args, f"Deleted note {args.note_id}", {"deleted": args.note_id})
+
+
+def cmd_notes(args: argparse.Namespace) -> int:
+    from app.services import open_for_reading
+
+    with open_for_reading(_case_dir(args)) as services:
+        services.documents.detail(args.id, with_parts=False)
+        notes = services.review.notes(args.id)
+    if args.json:
+        _print_json({"notes": [n.to_json() for n in notes]})
+        return EXIT_OK
+    for n in notes:
+        anchor = (
+            f" (page {n.page})"
+            if n.page
+            else f" ({n.cell})"
+            if n.cell
+            else f' ("{n.quote}")'
+            if n.quote
+            else ""
+        )
+        print(f"[{n.id}] {n.author}, {n.updated_at}{anchor}:\n    {n.text}")
+    if not notes:
+        print("No notes.")
+    return EXIT_OK
+
+
+def cmd_link_add(args: argparse.Namespace) -> int:
+    with _review(args) as services:
+        link = services.review.add_link(args.a, args.b, args.relation, args.note)
+    return _done(args, f"Linked {args.a} -[{link.relation}]-> {args.b} (link {link.id})", link.to_json())
+
+
+def cmd_link_rm(args: argparse.Namespace) -> int:
+    with _review(args) as services:
+        services.review.remove_link(args.link_id)
+    return _done(args, f"Removed link {args.link_id}", {"removed": args.link_id})
+
+
+def cmd_links(args: argparse.Namespace) -> int:
+    from app.services import open_for_reading
+
+    with open_for_reading(_case_dir(args)) as services:
+        view = services.review.links(args.id)
+    if args.json:
+        _print_json(view.to_json())
+        return EXIT_OK
+    for link in view.links:
+        arrow = "->" if link.direction == "out" else "<-"
+        auto = " (found by import)" if link.automatic else ""
+        print(
+            f"[{link.id}] {arrow} {link.relation} #{link.other_id} {link.other_title}{auto}{(': ' + link.note) if link.note else ''}"
+        )
+    for sg in view.suggestions:
+        print(f"suggestion {sg.id} [{sg.state}] {sg.kind} {sg.detail}: #{sg.other_id} {sg.other_title}")
+    if not view.links and not view.suggestions:
+        print("No links or suggestions.")
+    return EXIT_OK
+
+
+def cmd_relations(args: argparse.Namespace) -> int:
+    with _review(args) as services:
+        if args.add:
+            services.review.add_relation(args.add)
+        names = services.review.relations()
+    print("\n".join(names))
+    return EXIT_OK
+
+
+def cmd_suggest_accept(args: argparse.Namespace) -> int:
+    with _review(args) as services:
+        link = services.review.accept_suggestion(args.suggestion_id, args.relation)
+    return _done(
+        args,
+        f"Accepted: linked {link.source_id} -[{link.relation}]-> {link.target_id} (link {link.id})",
+        link.to_json(),
+    )
+
+
+def cmd_suggest_dismiss(args: argparse.Namespace) -> int:
+    with _review(args) as services:
+        services.review.dismiss_suggestion(args.suggestion_id)
+    return _done(args, f"Dismissed suggestion {args.suggestion_id}", {"dismissed": args.suggestion_id})
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from app.services import open_for_reading
+
+    with open_for_reading(_case_dir(args)) as services:
+        entries = services.review.audit(args.id, limit=args.limit)
+    if args.json:
+        _print_json({"audit": [e.to_json() for e in entries]})
+        return EXIT_OK
+    for e in entries:
+        doc = f" #{e.document_id}" if e.document_id else ""
+        detail = ", ".join(f"{k}={v}" for k, v in e.detail.items() if v not in (None, ""))
+        print(f"{e.at}  {e.actor:<16} {e.action:<18}{doc}  {detail}")
+    return EXIT_OK
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    if not args.yes:
+        raise CliError(
+            f"deleting document {args.id} removes it and everything found inside it; add --yes to confirm"
+        )
+    with _review(args) as services:
+        ids = services.delete_document(args.id)
+    return _done(args, f"Deleted {len(ids)} document(s): {', '.join(map(str, ids))}", {"deleted": ids})
+
+
+def cmd_config_set(args: argparse.Namespace) -> int:
+    from app import settings
+
+    try:
+        settings.set_value(args.key, args.value)
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    print(f"{args.key} = {args.value}")
+    return EXIT_OK
+
+
+def cmd_config_get(args: argparse.Namespace) -> int:
+    from app import settings
+
+    data = settings.load()
+    data.setdefault("reviewer", settings.reviewer_name())
+    for key, value in data.items():
+        print(f"{key} = {value}")
+    return EXIT_OK
+
+
 # -- plumbing ---------------------------------------------------------------------------------------
 
 
@@ -368,9 +735,10 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     from app.case import CaseError
     from app.documents import DocumentNotFound
     from app.pipeline.importer import ImportFailed
+    from app.review.service import ReviewError
     from app.search import IndexUnavailable, QueryError
 
-    return (CliError, CaseError, DocumentNotFound, ImportFailed, QueryError, IndexUnavailable)
+    return (CliError, CaseError, DocumentNotFound, ImportFailed, QueryError, IndexUnavailable, ReviewError)
 
 
 def main(argv: list[str] | None = None) -> int:

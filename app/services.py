@@ -10,6 +10,7 @@ from pathlib import Path
 from app.case import Case, CaseError
 from app.documents import DocumentService
 from app.pipeline.importer import Importer, ImportOptions, ImportSummary, Progress
+from app.review.service import ReviewService, resolve_note, resolve_tag, tag_facet
 from app.search import SearchService
 
 log = logging.getLogger(__name__)
@@ -20,6 +21,9 @@ class Services:
         self.case = case
         self.documents = DocumentService(case)
         self.search = SearchService(case)
+        self.review = ReviewService(case)
+        self.search.store_resolvers.update({"tag": resolve_tag, "note": resolve_note})
+        self.search.store_facets["tag"] = tag_facet
 
     def import_paths(
         self,
@@ -36,7 +40,17 @@ class Services:
             self.search.index.write([], merge=True)  # fold the import's small segments together
         except Exception:
             log.exception("merging index segments failed; the index stays usable")
+        try:
+            self.review.refresh_suggestions()
+        except Exception:  # suggestions are derived; a failure must not fail the import
+            log.exception("computing link suggestions failed")
         return summary
+
+    def delete_document(self, doc_id: int) -> list[int]:
+        """Delete a document (and what was found inside it) from the store and the index; audited."""
+        ids = self.review.delete_document(doc_id)
+        self.search.index.write([], delete_ids=ids)
+        return ids
 
     def close(self) -> None:
         self.search.index.close()

@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -198,3 +199,118 @@ class Email(Base):
     bcc: Mapped[list[Any]] = mapped_column(JSON, default=list)
     date: Mapped[str | None] = mapped_column(String(40))
     subject: Mapped[str | None] = mapped_column(Text)
+
+
+# -- review data ------------------------------------------------------------------------------------
+
+
+class Tag(Base):
+    __tablename__ = "tags"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    key: Mapped[str] = mapped_column(Text, unique=True)  # case-folded name: "Key Evidence" == "key evidence"
+    color: Mapped[str] = mapped_column(String(9), default="#6b7280")
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+
+
+class DocumentTag(Base):
+    __tablename__ = "document_tags"
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True)
+    tag_id: Mapped[int] = mapped_column(
+        ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+
+
+class Note(Base):
+    __tablename__ = "notes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str] = mapped_column(String(36), unique=True)  # stable across cases (bundles merge by it)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    author: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    page: Mapped[int | None] = mapped_column(Integer)
+    cell: Mapped[str | None] = mapped_column(String(200))
+    quote: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Relation(Base):
+    """The editable vocabulary of link relations."""
+
+    __tablename__ = "relations"
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+
+
+class Link(Base):
+    """A reviewer's link between two documents (links the import knows are derived, not stored)."""
+
+    __tablename__ = "links"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str] = mapped_column(String(36), unique=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    target_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    relation: Mapped[str] = mapped_column(ForeignKey("relations.name", onupdate="CASCADE"))
+    note: Mapped[str] = mapped_column(Text, default="")
+    origin: Mapped[str] = mapped_column(String(20), default="reviewer")  # reviewer | suggestion | bundle
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+
+    __table_args__ = (UniqueConstraint("source_id", "target_id", "relation", name="uq_links_pair_relation"),)
+
+
+class Suggestion(Base):
+    """A link the case proposes (shared reference number, near-duplicate text) for a reviewer to decide."""
+
+    __tablename__ = "suggestions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    a_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    b_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # reference | near_duplicate
+    detail: Mapped[str] = mapped_column(Text, default="")
+    score: Mapped[float] = mapped_column(Float, default=0.0)
+    state: Mapped[str] = mapped_column(String(20), default="open")  # open | accepted | dismissed
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (
+        UniqueConstraint("a_id", "b_id", "kind", "detail", name="uq_suggestions_pair_kind_detail"),
+    )
+
+
+class DocumentFeatures(Base):
+    """Per-document features behind suggestions: reference numbers found and a MinHash signature."""
+
+    __tablename__ = "document_features"
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    references: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    signature: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class DocumentBand(Base):
+    """LSH bands of MinHash signatures: documents sharing a band are near-duplicate candidates."""
+
+    __tablename__ = "document_bands"
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True)
+    band: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[str] = mapped_column(String(40))
+
+    __table_args__ = (Index("ix_document_bands_band_value", "band", "value"),)
+
+
+class AuditEntry(Base):
+    """Append-only log of review actions: who, when, what."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(40))
+    document_id: Mapped[int | None] = mapped_column(Integer, index=True)  # kept after a document is deleted
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -51,7 +51,7 @@ class ImportOptions:
     limits: Limits = field(default_factory=Limits)
     passwords: tuple[str, ...] = ()
     batch_size: int = 250  # results per transaction
-    batch_seconds: float = 2.0  # …or this long, whichever comes first
+    batch_seconds: float = 1.0  # …or this long: review actions wait at most this for the write lock
     extractor: str = ""  # force one extractor for every file (reliability tests)
 
 

@@ -80,7 +80,10 @@ def _store_parts(session: Session, doc: Document, extraction: Extraction) -> Non
         session.execute(Part.__table__.insert(), part_rows)
     if any(p.cells for p in extraction.parts):
         ids = dict(
-            (ordinal, part_id) for ordinal, part_id in session.execute(select(Part.ordinal, Part.id).where(Part.document_id == doc.id))
+            (ordinal, part_id)
+            for ordinal, part_id in session.execute(
+                select(Part.ordinal, Part.id).where(Part.document_id == doc.id)
+            )
         )
         for ordinal, part in enumerate(extraction.parts):
             if not part.cells:

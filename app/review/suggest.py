@@ -1,0 +1,215 @@
+"""Link suggestions: documents that share a reference number, and near-duplicate texts (MinHash + LSH).
+
+Features are computed once per document revision (after an import) and kept in `document_features` and
+`document_bands`, so finding candidates for one document is an indexed lookup, not a scan of the case.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from itertools import combinations
+
+import numpy as np
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from db.models import Document, DocumentBand, DocumentFeatures, Part, Suggestion
+
+log = logging.getLogger(__name__)
+
+# Default reference-number patterns; a case can replace them (case setting "reference_patterns").
+# Each pattern's first group (or the whole match) is the reference, normalised to upper case without spaces.
+DEFAULT_REFERENCE_PATTERNS = (
+    r"\bWO[-\s]?\d{2,4}[-/]\d{3,6}\b",  # work orders: WO-2017-0413
+    r"\bPO\s?#?\s?\d{6,12}\b",  # purchase orders: PO 4500012345
+    r"\bContract\s+(?:No\.?|Number|#)\s*([A-Z0-9][A-Z0-9/.\-]*\d[A-Z0-9/.\-]*)",  # Contract No. 2013/HW/118
+    r"\bInv(?:oice)?\.?\s*(?:No\.?|Number|#)\s*([A-Z0-9][A-Z0-9/.\-]*\d[A-Z0-9/.\-]*)",  # Invoice No. 2001-77
+)
+
+NUM_PERM = 64
+BANDS = 16  # 16 bands × 4 rows: pairs above ~0.7 Jaccard almost always share a band
+ROWS = NUM_PERM // BANDS
+NEAR_DUPLICATE_MIN = 0.8  # estimated Jaccard similarity of word 5-shingles
+SHINGLE = 5
+MAX_SIGNATURE_CHARS = 2_000_000
+MAX_DOCS_PER_REFERENCE = 50  # a "reference" shared by hundreds of documents is boilerplate, not a lead
+_MERSENNE = np.uint64((1 << 61) - 1)
+_rng = np.random.default_rng(20170413)
+_A = _rng.integers(1, (1 << 61) - 1, size=NUM_PERM, dtype=np.uint64)
+_B = _rng.integers(0, (1 << 61) - 1, size=NUM_PERM, dtype=np.uint64)
+_WORD = re.compile(r"\w+")
+
+
+def compile_patterns(patterns: Sequence[str]) -> list[re.Pattern[str]]:
+    compiled = []
+    for p in patterns:
+        try:
+            compiled.append(re.compile(p, re.IGNORECASE))
+        except re.error as exc:
+            log.warning("reference pattern %r ignored: %s", p, exc)
+    return compiled
+
+
+def references(text: str, patterns: Sequence[re.Pattern[str]]) -> list[str]:
+    found: set[str] = set()
+    for pattern in patterns:
+        for m in pattern.finditer(text):
+            raw = m.group(1) if m.groups() and m.group(1) else m.group(0)
+            ref = re.sub(r"\s+", "", raw.upper()).rstrip(".")
+            if len(ref) >= 5:
+                found.add(ref)
+    return sorted(found)
+
+
+def signature(text: str) -> np.ndarray | None:
+    """MinHash of the word 5-shingles; None for texts too short to compare."""
+    words = _WORD.findall(text[:MAX_SIGNATURE_CHARS].lower())
+    if len(words) < SHINGLE * 4:
+        return None
+    shingles = {" ".join(words[i : i + SHINGLE]) for i in range(len(words) - SHINGLE + 1)}
+    hashes = np.fromiter(
+        (
+            int.from_bytes(hashlib.blake2b(s.encode(), digest_size=8).digest(), "little") >> 3
+            for s in shingles
+        ),
+        dtype=np.uint64,
+        count=len(shingles),
+    )
+    # (a*h + b) mod p, vectorised over shingles × permutations in chunks (bounded memory);
+    # uint64 arithmetic wraps, which is fine for hashing.
+    result = np.full(NUM_PERM, np.iinfo(np.uint64).max, dtype=np.uint64)
+    for start in range(0, len(hashes), 20_000):
+        chunk = hashes[start : start + 20_000]
+        result = np.minimum(result, ((np.outer(chunk, _A) + _B) % _MERSENNE).min(axis=0))
+    return result
+
+
+def similarity(a: bytes, b: bytes) -> float:
+    sa = np.frombuffer(a, dtype=np.uint64)
+    sb = np.frombuffer(b, dtype=np.uint64)
+    return float(np.mean(sa == sb))
+
+
+def bands(sig: np.ndarray) -> list[str]:
+    return [
+        hashlib.blake2b(sig[i * ROWS : (i + 1) * ROWS].tobytes(), digest_size=10).hexdigest()
+        for i in range(BANDS)
+    ]
+
+
+def stale_feature_ids(s: Session) -> list[int]:
+    """Extracted documents whose features are missing or older than their text."""
+    q = (
+        select(Document.id)
+        .outerjoin(DocumentFeatures, DocumentFeatures.document_id == Document.id)
+        .where(Document.status != "pending")
+        .where((DocumentFeatures.document_id.is_(None)) | (DocumentFeatures.revision != Document.revision))
+        .order_by(Document.id)
+    )
+    return list(s.scalars(q))
+
+
+def refresh_features(s: Session, doc_ids: Iterable[int], patterns: Sequence[re.Pattern[str]]) -> list[int]:
+    """Compute features of documents whose text changed since; return the ids recomputed."""
+    changed: list[int] = []
+    for doc_id, revision, status in s.execute(
+        select(Document.id, Document.revision, Document.status).where(Document.id.in_(list(doc_ids)))
+    ):
+        feat = s.get(DocumentFeatures, doc_id)
+        if feat is not None and feat.revision == revision:
+            continue
+        text = "\n".join(
+            t
+            for t in s.scalars(select(Part.text).where(Part.document_id == doc_id).order_by(Part.ordinal))
+            if t
+        )
+        sig = signature(text) if status == "ok" else None
+        refs = references(text, patterns) if status == "ok" else []
+        if feat is None:
+            feat = DocumentFeatures(document_id=doc_id)
+            s.add(feat)
+        feat.revision = revision
+        feat.references = refs
+        feat.signature = sig.tobytes() if sig is not None else None
+        s.execute(delete(DocumentBand).where(DocumentBand.document_id == doc_id))
+        if sig is not None:
+            s.add_all(DocumentBand(document_id=doc_id, band=i, value=v) for i, v in enumerate(bands(sig)))
+        changed.append(doc_id)
+    return changed
+
+
+def refresh_suggestions(s: Session, doc_ids: Sequence[int]) -> int:
+    """Create open suggestions involving these documents (existing decisions are kept). Returns new ones."""
+    if not doc_ids:
+        return 0
+    created = 0
+    existing = {
+        (a, b, kind, detail)
+        for a, b, kind, detail in s.execute(
+            select(Suggestion.a_id, Suggestion.b_id, Suggestion.kind, Suggestion.detail).where(
+                (Suggestion.a_id.in_(doc_ids)) | (Suggestion.b_id.in_(doc_ids))
+            )
+        )
+    }
+
+    def propose(a: int, b: int, kind: str, detail: str, score: float) -> None:
+        nonlocal created
+        a, b = min(a, b), max(a, b)
+        if a == b or (a, b, kind, detail) in existing:
+            return
+        existing.add((a, b, kind, detail))
+        s.add(Suggestion(a_id=a, b_id=b, kind=kind, detail=detail, score=score))
+        created += 1
+
+    # Shared references: group every document by each reference it carries.
+    wanted = set()
+    for refs in s.scalars(
+        select(DocumentFeatures.references).where(DocumentFeatures.document_id.in_(doc_ids))
+    ):
+        wanted.update(refs or [])
+    if wanted:
+        holders: dict[str, set[int]] = defaultdict(set)
+        for doc_id, refs in s.execute(select(DocumentFeatures.document_id, DocumentFeatures.references)):
+            for ref in refs or []:
+                if ref in wanted:
+                    holders[ref].add(doc_id)
+        touched = set(doc_ids)
+        for ref, ids in holders.items():
+            if 2 <= len(ids) <= MAX_DOCS_PER_REFERENCE:
+                for a, b in combinations(sorted(ids), 2):
+                    if a in touched or b in touched:
+                        propose(a, b, "reference", ref, 1.0)
+
+    # Near-duplicates: candidates share an LSH band; confirm with the signature estimate.
+    sigs = dict(
+        s.execute(
+            select(DocumentFeatures.document_id, DocumentFeatures.signature).where(
+                DocumentFeatures.document_id.in_(doc_ids), DocumentFeatures.signature.is_not(None)
+            )
+        ).all()
+    )
+    for doc_id, sig in sigs.items():
+        mine = (
+            select(DocumentBand.band, DocumentBand.value).where(DocumentBand.document_id == doc_id).subquery()
+        )
+        candidates = set(
+            s.scalars(
+                select(DocumentBand.document_id)
+                .join(mine, (DocumentBand.band == mine.c.band) & (DocumentBand.value == mine.c.value))
+                .where(DocumentBand.document_id != doc_id)
+            )
+        )
+        for other in candidates:
+            other_sig = sigs.get(other) or s.scalar(
+                select(DocumentFeatures.signature).where(DocumentFeatures.document_id == other)
+            )
+            if other_sig is None:
+                continue
+            score = similarity(sig, other_sig)
+            if score >= NEAR_DUPLICATE_MIN:
+                propose(doc_id, other, "near_duplicate", f"{round(score * 100)}% similar", score)
+    return created
