@@ -43,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--memory-mb", type=int, default=None, help="memory cap per extraction process (MB)")
     p.add_argument("--password", action="append", default=[], help="a password to try on encrypted files")
     p.add_argument("--password-file", type=Path, help="a file of passwords to try, one per line")
+    p.add_argument("--ocr-lang", metavar="LANGS", help="OCR languages, e.g. eng+deu (default: the case's)")
+    p.add_argument("--no-ocr", action="store_true", help="do not OCR scans and images (run `ocr` later)")
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("list", help="list every document of the case")
@@ -77,6 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_verify)
 
     _review_parsers(sub)
+    from app.insights.cli import add_parsers as insights_parsers  # entities, timeline, graph, batch-search
+
+    insights_parsers(sub)
+    from app.ocr_cli import add_parsers as ocr_parsers  # ocr: run/re-run OCR, languages
+
+    ocr_parsers(sub)
     return parser
 
 
@@ -191,6 +199,60 @@ def _review_parsers(sub: Any) -> None:
     p.add_argument("--yes", action="store_true", help="confirm the deletion")
     p.set_defaults(func=cmd_delete)
 
+    p = sub.add_parser(
+        "export", help="export documents as a bundle for a teammate, or a scrubbed publication copy"
+    )
+    p.add_argument("out", type=Path, metavar="OUT.dossier.zip")
+    sel = p.add_mutually_exclusive_group(required=True)
+    sel.add_argument("--tag", help="every document with this tag")
+    sel.add_argument("--query", "-q", help="every document matching this search")
+    sel.add_argument("--ids", type=int, nargs="+", metavar="ID")
+    p.add_argument("--with-children", action="store_true", help="include attachments and archive members")
+    p.add_argument(
+        "--scrub", action="store_true", help="publication copy: remove metadata, burn in redactions"
+    )
+    p.add_argument(
+        "--redact-term",
+        action="append",
+        default=[],
+        metavar="TERM",
+        help="with --scrub: black out every match",
+    )
+    p.add_argument(
+        "--format",
+        choices=["bundle", "dat"],
+        default="bundle",
+        help="dat: Concordance load file + text folder",
+    )
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("merge", help="merge a teammate's bundle into this case")
+    p.add_argument("bundle", type=Path)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_merge)
+
+    p = sub.add_parser("conflicts", help="review values that differed in merged bundles")
+    p.add_argument("--resolve", type=int, metavar="ID", help="mark a conflict as looked at")
+    p.add_argument("--all", action="store_true", help="include resolved conflicts")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_conflicts)
+
+    p = sub.add_parser("redact", help="redactions burned into scrubbed exports")
+    p.add_argument("id", type=int)
+    p.add_argument("--page", type=int)
+    p.add_argument("--rect", help="x0,y0,x1,y1 in PDF points (from the page's top-left)")
+    p.add_argument("--term", help="black out every match of this text in the document")
+    p.add_argument("--list", action="store_true")
+    p.set_defaults(func=cmd_redact)
+
+    p = sub.add_parser(
+        "doctor", help="check the case (store, originals, index, schema) and repair what can be"
+    )
+    p.add_argument("--no-repair", action="store_true", help="only report")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_doctor)
+
     config = sub.add_parser("config", help="installation settings").add_subparsers(
         dest="config_cmd", metavar="ACTION"
     )
@@ -226,7 +288,9 @@ def cmd_import(args: argparse.Namespace) -> int:
             ]
         except OSError as exc:
             raise CliError(f"cannot read the password file: {exc.strerror or exc}") from exc
-    options = ImportOptions(limits=limits, passwords=tuple(passwords))
+    options = ImportOptions(
+        limits=limits, passwords=tuple(passwords), ocr=not args.no_ocr, ocr_languages=args.ocr_lang or ""
+    )
     if args.workers:
         options = replace(options, workers=max(1, args.workers))
     paths = [Path(p) for p in args.paths]
@@ -311,6 +375,8 @@ def _print_import_report(summary: Any) -> None:
         f"{summary.duplicates} duplicates, {summary.unchanged} unchanged files skipped, "
         f"{summary.case_documents} in the case; {summary.elapsed:.1f} s"
     )
+    if getattr(summary, "ocr_pages", 0) or getattr(summary, "ocr_cached", 0):
+        console.print(f"OCR: {summary.ocr_pages} page(s) read, {summary.ocr_cached} taken from earlier OCR")
     if summary.by_status or summary.by_type:
         table = Table(show_header=True, header_style="bold", box=None)
         table.add_column("status")
@@ -374,7 +440,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     lines += [f"{k}: {v}" for k, v in sorted(detail.metadata.items())]
     print("\n".join(lines))
     for part in detail.parts:
-        print(f"\n--- {part['kind']} {part['label']}{' (needs OCR)' if part['needs_ocr'] else ''} ---")
+        mark = " (needs OCR)" if part["needs_ocr"] else (" (OCR)" if part.get("origin") == "ocr" else "")
+        print(f"\n--- {part['kind']} {part['label']}{mark} ---")
         print(part["text"])
     return EXIT_OK
 
@@ -477,10 +544,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 @contextlib.contextmanager
-def _review(args: argparse.Namespace) -> Any:
+def _review(args: argparse.Namespace, *, create: bool = False) -> Any:
     from app.services import build_services
 
-    with build_services(_case_dir(args)) as services:
+    with build_services(_case_dir(args), create=create) as services:
         if args.reviewer:
             services.review.reviewer = args.reviewer.strip()
         yield services
@@ -696,6 +763,148 @@ def cmd_delete(args: argparse.Namespace) -> int:
     return _done(args, f"Deleted {len(ids)} document(s): {', '.join(map(str, ids))}", {"deleted": ids})
 
 
+def _selected_ids(services: Any, args: argparse.Namespace) -> list[int]:
+    if args.ids:
+        return list(args.ids)
+    services.search.ensure_index()
+    query = f'tag:"{args.tag}"' if args.tag else args.query
+    ids = services.search.matching_ids(query)
+    if not ids:
+        raise CliError(f"nothing to export: no document matches {query!r}")
+    return ids
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from app.services import open_for_reading
+
+    if args.redact_term and not args.scrub:
+        raise CliError("--redact-term works with --scrub (redactions are for publication copies)")
+    with open_for_reading(_case_dir(args)) as services:
+        if args.reviewer:
+            services.review.reviewer = args.reviewer
+        ids = _selected_ids(services, args)
+        if args.format == "dat":
+            from app.bundle.loadfile import export_loadfile
+
+            report = export_loadfile(services.case, args.out, ids, with_children=args.with_children)
+        else:
+            report = services.export_bundle(
+                args.out,
+                ids,
+                with_children=args.with_children,
+                scrubbed=args.scrub,
+                redact_terms=args.redact_term,
+            )
+    if args.json:
+        _print_json(report.to_json())
+        return EXIT_OK
+    print(f"Exported {report.documents} document(s) to {report.path} ({report.bytes:,} bytes)")
+    if getattr(report, "scrubbed", False):
+        for info in report.scrub_report["files"].values():
+            removed = "; ".join(info["removed"]) or "nothing found"
+            print(f"  {info['title']}: removed {removed}")
+            for w in info["warnings"]:
+                print(f"    ! {w}")
+        for w in report.scrub_report["warnings"]:
+            print(f"  ! {w}")
+    return EXIT_OK
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    if not args.bundle.is_file():
+        raise CliError(f"bundle not found: {args.bundle}")
+    with _review(args, create=True) as services:
+        report = services.merge_bundle(args.bundle)
+    if args.json:
+        _print_json(report.to_json())
+        return EXIT_OK
+    if not report.changed:
+        print(f"Nothing to merge: this case already has everything in {report.bundle}.")
+        return EXIT_OK
+    print(
+        f"Merged {report.bundle} from {report.creator}: {report.documents_added} new document(s), "
+        f"{report.tags_added} tag(s), {report.notes_added} note(s) (+{report.notes_updated} updated), "
+        f"{report.links_added} link(s), {report.statuses_set} review status(es)"
+    )
+    if report.links_skipped:
+        print(
+            f"  {report.links_skipped} link(s) point to documents not in this case; they stay in the bundle"
+        )
+    for c in report.conflicts:
+        print(
+            f"  conflict on #{c['document_id']} {c['field']}: kept {c['kept']!r}, theirs/ours was {c['other']!r}"
+        )
+    return EXIT_OK
+
+
+def cmd_conflicts(args: argparse.Namespace) -> int:
+    from app.bundle.merge import list_conflicts, resolve_conflict
+
+    with _review(args) as services:
+        if args.resolve:
+            resolve_conflict(services.case, args.resolve, reviewer=services.review.reviewer)
+        conflicts = list_conflicts(services.case, include_resolved=args.all)
+    if args.json:
+        _print_json({"conflicts": conflicts})
+        return EXIT_OK
+    if not conflicts:
+        print("No open conflicts.")
+    for c in conflicts:
+        print(
+            f"[{c['id']}] #{c['document_id']} {c['field']}: kept {c['kept']!r} over {c['other']!r} ({c['bundle']}, {c['bundle_creator']})"
+        )
+    return EXIT_OK
+
+
+def cmd_redact(args: argparse.Namespace) -> int:
+    from app.bundle.redactions import add_redaction, list_redactions
+
+    with _review(args) as services:
+        if not args.list:
+            rect = None
+            if args.rect:
+                try:
+                    rect = tuple(float(v) for v in args.rect.split(","))
+                except ValueError as exc:
+                    raise CliError("--rect is x0,y0,x1,y1 (four numbers)") from exc
+                if len(rect) != 4:
+                    raise CliError("--rect is x0,y0,x1,y1 (four numbers)")
+            add_redaction(
+                services.case,
+                args.id,
+                page=args.page,
+                rect=rect,
+                term=args.term,
+                reviewer=services.review.reviewer,
+            )
+        items = list_redactions(services.case, args.id)
+    for r in items:
+        where = f"page {r['page']} {r['rect']}" if r["rect"] else f"term {r['term']!r}"
+        print(f"[{r['id']}] {where} by {r['created_by']}")
+    return EXIT_OK
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from app.doctor import run_doctor
+    from app.services import open_for_reading
+
+    with open_for_reading(_case_dir(args)) as services:
+        if services.case.read_only and not args.no_repair:
+            print(
+                "The case is open read-only (in use elsewhere, or on read-only media): reporting only.",
+                file=sys.stderr,
+            )
+        report = run_doctor(services, repair=not args.no_repair)
+    if args.json:
+        _print_json(report.to_json())
+    else:
+        for f in report.findings:
+            mark = "ok " if f.ok else ("fixed" if f.repaired else "FAIL")
+            print(f"[{mark:^5}] {f.check}: {f.detail}{(' — ' + f.repaired) if f.repaired else ''}")
+        print("The case is healthy." if report.ok else "Problems remain (see above).")
+    return EXIT_OK if report.ok else EXIT_FAIL
+
+
 def cmd_config_set(args: argparse.Namespace) -> int:
     from app import settings
 
@@ -732,13 +941,29 @@ def _print_json(data: Any) -> None:
 
 
 def _known_errors() -> tuple[type[BaseException], ...]:
+    from app.bundle.export import BundleError
     from app.case import CaseError
     from app.documents import DocumentNotFound
+    from app.insights.batch import BatchError
+    from app.insights.graph import GraphError
+    from app.insights.service import InsightsError
     from app.pipeline.importer import ImportFailed
     from app.review.service import ReviewError
     from app.search import IndexUnavailable, QueryError
 
-    return (CliError, CaseError, DocumentNotFound, ImportFailed, QueryError, IndexUnavailable, ReviewError)
+    return (
+        CliError,
+        CaseError,
+        DocumentNotFound,
+        ImportFailed,
+        QueryError,
+        IndexUnavailable,
+        ReviewError,
+        BundleError,
+        InsightsError,
+        GraphError,
+        BatchError,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

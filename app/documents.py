@@ -164,6 +164,7 @@ class DocumentService:
                             "label": p.label,
                             "text": p.text,
                             "needs_ocr": p.needs_ocr,
+                            "origin": p.origin,
                         }
                     )
             return DocumentDetail(

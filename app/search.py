@@ -158,6 +158,10 @@ class SearchService:
     def ensure_index(self, on_progress: Callable[[int, int], None] | None = None) -> Health:
         """At open: rebuild a missing, damaged or outdated index; catch up on unindexed documents."""
         health = self.index.health()
+        if health.state == "missing" and self._store_count() == 0:
+            if not self.case.read_only:
+                self.index.open()  # a new case: an empty index, nothing to rebuild
+            return health
         if health.state != "ok":
             log.warning("search index %s (%s): rebuilding from the case store", health.state, health.detail)
             if self.case.read_only:
@@ -490,7 +494,7 @@ def _snippet_and_locations(s: Session, doc: Document, pattern: Any) -> tuple[str
     from index.analysis import fold
 
     parts = s.execute(
-        select(Part.id, Part.ordinal, Part.kind, Part.label, Part.text)
+        select(Part.id, Part.ordinal, Part.kind, Part.label, Part.text, Part.origin)
         .where(Part.document_id == doc.id)
         .order_by(Part.ordinal)
     ).all()
@@ -499,7 +503,7 @@ def _snippet_and_locations(s: Session, doc: Document, pattern: Any) -> tuple[str
         return (html.escape(_shorten(first.text)) if first else ""), []
     snippet = ""
     locations: list[dict[str, Any]] = []
-    for part_id, _ordinal, kind, label, text in parts:
+    for part_id, _ordinal, kind, label, text, origin in parts:
         if not text:
             continue
         folded = fold(text)
@@ -529,6 +533,9 @@ def _snippet_and_locations(s: Session, doc: Document, pattern: Any) -> tuple[str
             )
         else:
             locations.append({"kind": kind, "label": label})
+        if origin == "ocr" and locations and "ocr" not in locations[-1]:
+            locations[-1]["ocr"] = True  # the hit is in OCR text (read from the scan, may hold misreadings)
+            locations[-1]["label"] += " (OCR)"
     if not snippet:
         # The match was in metadata (title, author, headers) rather than the text.
         first = next((p for p in parts if p.text), None)

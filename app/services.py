@@ -6,9 +6,11 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from app.case import Case, CaseError
 from app.documents import DocumentService
+from app.insights.service import InsightsService
 from app.pipeline.importer import Importer, ImportOptions, ImportSummary, Progress
 from app.review.service import ReviewService, resolve_note, resolve_tag, tag_facet
 from app.search import SearchService
@@ -24,6 +26,8 @@ class Services:
         self.review = ReviewService(case)
         self.search.store_resolvers.update({"tag": resolve_tag, "note": resolve_note})
         self.search.store_facets["tag"] = tag_facet
+        self.insights = InsightsService(case)
+        self.insights.register(self.search)  # email:, phone:, iban:, entity: …, dated:, entity facets
 
     def import_paths(
         self,
@@ -44,7 +48,27 @@ class Services:
             self.review.refresh_suggestions()
         except Exception:  # suggestions are derived; a failure must not fail the import
             log.exception("computing link suggestions failed")
+        self.insights.refresh_after_import()  # entities of changed documents (logs, never raises)
         return summary
+
+    def export_bundle(self, out_path: Path, doc_ids: list[int], **options: Any) -> Any:
+        from app.bundle.export import export_bundle
+
+        return export_bundle(self.case, out_path, doc_ids, creator=self.review.reviewer, **options)
+
+    def merge_bundle(self, bundle: Path, on_progress: Callable[[Progress], None] | None = None) -> Any:
+        from app.bundle.merge import merge_bundle
+
+        if self.case.read_only:
+            raise CaseError("this case is open read-only; merging needs write access")
+        self.search.ensure_index()
+        report = merge_bundle(
+            self.case, bundle, reviewer=self.review.reviewer, index=self.search, on_progress=on_progress
+        )
+        if report.documents_added:
+            self.review.refresh_suggestions()
+            self.insights.refresh_after_import()
+        return report
 
     def delete_document(self, doc_id: int) -> list[int]:
         """Delete a document (and what was found inside it) from the store and the index; audited."""
@@ -72,6 +96,6 @@ def open_for_reading(case_dir: Path | str) -> Services:
     try:
         return build_services(case_dir)
     except CaseError as exc:
-        if "open in another Dossier" not in str(exc):
+        if "open in another Dossier" not in str(exc) and "not writable" not in str(exc):
             raise
         return build_services(case_dir, read_only=True)

@@ -314,3 +314,140 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(40))
     document_id: Mapped[int | None] = mapped_column(Integer, index=True)  # kept after a document is deleted
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+# -- bundles ----------------------------------------------------------------------------------------
+
+
+class MergeConflict(Base):
+    """A review value that differed between this case and a merged bundle (shown to the reporter)."""
+
+    __tablename__ = "merge_conflicts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    field: Mapped[str] = mapped_column(String(40))
+    kept_value: Mapped[str] = mapped_column(Text)
+    other_value: Mapped[str] = mapped_column(Text)
+    resolution: Mapped[str] = mapped_column(String(20))  # bundle | local: whose value was kept
+    bundle: Mapped[str] = mapped_column(Text, default="")
+    bundle_creator: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    resolved: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class RedactionArea(Base):
+    """A redaction drawn in the app: a rectangle on a PDF page (PDF points) or a term on every page."""
+
+    __tablename__ = "redactions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    page: Mapped[int | None] = mapped_column(Integer)
+    x0: Mapped[float | None] = mapped_column(Float)
+    y0: Mapped[float | None] = mapped_column(Float)
+    x1: Mapped[float | None] = mapped_column(Float)
+    y1: Mapped[float | None] = mapped_column(Float)
+    term: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+# -- insights: entities found in the documents ------------------------------------------------------
+
+
+class Entity(Base):
+    """Something the documents mention (an address, a number, a company …), once per kind and normalised value.
+
+    Derived at import; what a reviewer decided about it (name, merge, hide) lives in `entity_corrections`,
+    keyed by (kind, value), and is copied onto these rows whenever they are (re)created.
+    """
+
+    __tablename__ = "entities"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # person | org | company | place | email | phone | iban | bic | money | date | url | ip | reference
+    kind: Mapped[str] = mapped_column(String(20))
+    value: Mapped[str] = mapped_column(Text)  # normalised: E.164 phone, upper-case IBAN, folded name …
+    display: Mapped[str] = mapped_column(Text, default="")  # as first found (or its canonical format)
+    label: Mapped[str | None] = mapped_column(Text)  # a reviewer's name for it
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    merged_into: Mapped[int | None] = mapped_column(
+        ForeignKey("entities.id", ondelete="SET NULL"), index=True
+    )
+
+    __table_args__ = (UniqueConstraint("kind", "value", name="uq_entities_kind_value"),)
+
+
+class DocumentEntity(Base):
+    """Which entities a document mentions, and how often (facets, counts and graphs read this)."""
+
+    __tablename__ = "document_entities"
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True)
+    entity_id: Mapped[int] = mapped_column(
+        ForeignKey("entities.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    count: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class Mention(Base):
+    """Where an entity is mentioned: a part of the text (by ordinal) or a metadata field, and the offsets."""
+
+    __tablename__ = "mentions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    entity_id: Mapped[int] = mapped_column(ForeignKey("entities.id", ondelete="CASCADE"), index=True)
+    part: Mapped[int | None] = mapped_column(Integer)  # parts.ordinal; None for a metadata field
+    field: Mapped[str | None] = mapped_column(String(40))  # the metadata field (from, to, title …)
+    start: Mapped[int] = mapped_column(Integer)
+    end: Mapped[int] = mapped_column(Integer)
+
+
+class DocumentInsights(Base):
+    """Which revision of a document its entities were computed from, and the first date found in its text."""
+
+    __tablename__ = "document_insights"
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    version: Mapped[str] = mapped_column(String(80), default="")  # rules (+ NER model) that computed them
+    text_date: Mapped[str | None] = mapped_column(String(10), index=True)
+
+
+class EntityCorrection(Base):
+    """A reviewer's decision about an entity, keyed by (kind, value) so that it outlives re-extraction."""
+
+    __tablename__ = "entity_corrections"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    value: Mapped[str] = mapped_column(Text)
+    label: Mapped[str | None] = mapped_column(Text)
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    merge_kind: Mapped[str | None] = mapped_column(String(20))
+    merge_value: Mapped[str | None] = mapped_column(Text)
+    merge_display: Mapped[str | None] = mapped_column(Text)  # the target's name, should its rows be gone
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(200), default="")
+
+    __table_args__ = (UniqueConstraint("kind", "value", name="uq_entity_corrections_kind_value"),)
+
+
+# -- OCR --------------------------------------------------------------------------------------------
+
+
+class OcrCache(Base):
+    """One OCR reading of one page of a stored original, so a re-import, a reindex or an `ocr` re-run
+    never recognises the same page twice. Keyed by content, not by document: it outlives deletion and
+    serves every copy. `words` holds [text, x0, y0, x1, y1, confidence, line] per word, coordinates in
+    1/10,000 of the page image as displayed (app/extract/ocr.py); `text` is rebuilt from them."""
+
+    __tablename__ = "ocr_cache"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256", ondelete="CASCADE"))
+    page: Mapped[int] = mapped_column(Integer)  # 1-based page (PDF) or frame (TIFF)
+    lang: Mapped[str] = mapped_column(String(100))  # "eng+deu"
+    engine: Mapped[str] = mapped_column(String(200))  # engine version, models' digest, pipeline revision
+    text: Mapped[str] = mapped_column(Text, default="")
+    words: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    confidence: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("sha256", "page", "lang", "engine", name="uq_ocr_cache_sha256_page_lang_engine"),
+    )

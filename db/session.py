@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,7 +22,9 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 def make_engine(db_path: Path, *, read_only: bool = False) -> Engine:
     if read_only:
-        url = f"sqlite:///file:{db_path}?mode=ro&uri=true"
+        # On read-only media SQLite cannot create the WAL index: open the file as immutable then.
+        flag = "mode=ro" if os.access(db_path.parent, os.W_OK) else "immutable=1"
+        url = f"sqlite:///file:{db_path}?{flag}&uri=true"
     else:
         url = f"sqlite:///{db_path}"
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})

@@ -96,7 +96,9 @@ def words(text: str) -> list[str]:
 
 # -- identifiers ------------------------------------------------------------------------------------
 
-_EMAIL = r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+"
+# Anchored at the start of a run and bounded (RFC 5321 local parts are at most 64 characters): without
+# that, a long run of word characters with no "@" costs quadratic time.
+_EMAIL = r"(?<![\w.+'-])[\w.+'-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,8}"
 _IBAN = r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b"
 # Letters/digits joined by - / . with at least one digit: WO-2017-0413, 2013/HW/118, 20.02.2022.
 _JOINED = r"\b[^\W_]+(?:[-/.][^\W_]+)+\b"

@@ -24,7 +24,7 @@ from whoosh.reading import IndexReader
 from whoosh.searching import Searcher
 
 from index.analysis import IDENT_RE, fold, normalise_ident
-from index.schema import STORE_FIELDS, build_schema
+from index.schema import INSIGHT_FIELDS, STORE_FIELDS, build_schema
 
 # Bounded term expansion: prefix, wildcard and fuzzy queries keep the most frequent matching terms.
 MAX_EXPANSIONS = 64
@@ -133,15 +133,26 @@ class DocSetQuery(Q.Query):
     def estimate_size(self, ixreader: IndexReader) -> int:
         return len(self.docnums)
 
+    def _local(self, searcher: Searcher) -> list[int]:
+        """The document numbers within `searcher`: a segment's sub-searcher numbers from 0 (the set holds
+        numbers of the whole index, as a multi-segment searcher hands each segment the query in turn)."""
+        parent = searcher.get_parent() if searcher.has_parent() else None
+        offset = (parent._offset_for_subsearcher(searcher) or 0) if parent is not None else 0
+        if not offset and parent is None:
+            return self.docnums
+        end = offset + searcher.doc_count_all()
+        return [n - offset for n in self.docnums if offset <= n < end]
+
     def docs(self, searcher: Searcher, deleting: bool = False):  # noqa: ANN201
-        return iter(self.docnums)
+        return iter(self._local(searcher))
 
     def matcher(self, searcher: Searcher, context=None):  # noqa: ANN001, ANN201
         from whoosh.matching import ListMatcher, NullMatcher
 
-        if not self.docnums:
+        docnums = self._local(searcher)
+        if not docnums:
             return NullMatcher()
-        return ListMatcher(self.docnums, all_weights=self.boost)
+        return ListMatcher(docnums, all_weights=self.boost)
 
 
 @dataclass
@@ -183,7 +194,7 @@ class QueryParser:
                 raise QueryError("a closing parenthesis has no opening one")
         if depth:
             raise QueryError("a parenthesis is not closed: add the missing )")
-        prepared = _quote_hyphenated(self._mark_identifiers(text))
+        prepared = _quote_hyphenated(self._mark_identifiers(_quote_verbatim(text)))
         prepared = re.sub(
             r"(?<![\w])(\w+):",
             lambda m: FIELD_ALIASES.get(m.group(1).lower(), m.group(1).lower()) + ":",
@@ -216,6 +227,8 @@ class QueryParser:
                 a, b = inside_quotes
                 if text[a + 1 : b - 1].strip() != raw:
                     continue  # part of a longer phrase: the phrase searches words
+                if _FIELD_PREFIX.search(text[:a]):
+                    continue  # a quoted field value (phone:"713-853-6161")
                 start, end = a, b
             elif _FIELD_PREFIX.search(text[:start]) or (start and text[start - 1] in "[:*?~"):
                 continue  # a field value (from:joe@x.com, date:[…]) or part of a pattern
@@ -263,10 +276,13 @@ class QueryParser:
                 parsed.needles.append(str(q.text))
             return q
         if isinstance(q, Q.Not):
-            # Needles under NOT must not be highlighted: rewrite on a throwaway collector.
-            return Q.Not(self._rewrite(q.query, ParsedQuery(query=q.query)), boost=q.boost)
+            # Needles under NOT must not be highlighted: rewrite on a throwaway collector (which still
+            # hands its store fields, `-tag:x`, to the query for resolving).
+            negated = ParsedQuery(query=q.query, store_leaves=parsed.store_leaves)
+            return Q.Not(self._rewrite(q.query, negated), boost=q.boost)
         if isinstance(q, Q.AndNot):
-            return Q.AndNot(self._rewrite(q.a, parsed), self._rewrite(q.b, ParsedQuery(query=q.b)))
+            negated = ParsedQuery(query=q.b, store_leaves=parsed.store_leaves)
+            return Q.AndNot(self._rewrite(q.a, parsed), self._rewrite(q.b, negated))
         if isinstance(q, (Q.AndMaybe, Q.Require)):
             return q.__class__(self._rewrite(q.a, parsed), self._rewrite(q.b, parsed))
         if isinstance(q, Q.CompoundQuery):
@@ -288,6 +304,22 @@ class QueryParser:
         leaf = StoreQuery(q.field(), text, kind)
         parsed.store_leaves.append(leaf)
         return leaf
+
+
+_VERBATIM = re.compile(
+    r'"[^"]*"|(?<![\w"])(' + "|".join(INSIGHT_FIELDS) + r')(:)(?!["(\[])([^\s()"]+)', re.IGNORECASE
+)
+
+
+def _quote_verbatim(text: str) -> str:
+    """`phone:+1-713-853-6161`, `dated:2001-05/2001-08`: one value, not operators and words (wildcards stay)."""
+
+    def quote(m: re.Match[str]) -> str:
+        if m.group(1) is None or re.search(r"[*?]", m.group(3)):
+            return m.group(0)
+        return f'{m.group(1)}:"{m.group(3)}"'
+
+    return _VERBATIM.sub(quote, text)
 
 
 _HYPHENATED = re.compile(r'"[^"]*"|(?<![\w-])([^\W\d_][\w]*(?:-[\w]+)+)(?![\w*?~])')

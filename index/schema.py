@@ -20,6 +20,12 @@ SCHEMA_VERSION = 1
 
 # Fields answered from the case store, not the index (declared so the query parser accepts them).
 STORE_FIELDS = ("tag", "status", "note")
+# Entities (app/insights) and the time line's date range; their values are matched verbatim.
+INSIGHT_FIELDS = (
+    "entity", "person", "org", "company", "place", "email", "phone", "iban", "bic", "money", "url", "ip",
+    "reference", "dated",
+)  # fmt: skip
+STORE_FIELDS += INSIGHT_FIELDS
 
 
 def build_schema() -> Schema:
@@ -44,9 +50,7 @@ def build_schema() -> Schema:
         date=DATETIME,
         imported=DATETIME,
         sortdate=ID(sortable=True),  # ISO text, "" when undated: sorts without datetime overflow
-        tag=ID,
-        status=ID,
-        note=ID,
+        **{name: ID for name in STORE_FIELDS},
     )
 
 

@@ -129,7 +129,10 @@ class SearchIndex:
     def _invalidate(self) -> None:
         self.generation += 1
         if self._searcher is not None:
-            self._searcher = self._searcher.refresh()
+            # Not Searcher.refresh(): it reuses the readers of unchanged segments with their old
+            # deletion lists, so a replaced or deleted document would still be counted. Reopened lazily.
+            self._searcher.close()
+            self._searcher = None
 
     # -- reading -----------------------------------------------------------------------------------
     @contextmanager

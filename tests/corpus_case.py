@@ -10,7 +10,7 @@ from sqlalchemy import select
 from app.extract.base import Limits
 from app.pipeline.importer import ImportOptions, ImportSummary
 from app.services import Services, build_services
-from db.models import Document, Part
+from db.models import Document, Part, Source
 
 
 @dataclass
@@ -24,25 +24,23 @@ class CorpusCase:
 
     def family_text(self, doc_id: int) -> str:
         """The text of a document and all its descendants (mbox messages, attachments, members)."""
+        ids = list(self.family_ids(doc_id))
         with self.services.case.reader() as s:
-            ids = [doc_id]
-            frontier = [doc_id]
-            while frontier:
-                children = list(s.scalars(select(Document.id).where(Document.parent_id.in_(frontier))))
-                ids += children
-                frontier = children
             texts = s.scalars(select(Part.text).where(Part.document_id.in_(ids)))
             meta = [str(d.title or "") for d in s.scalars(select(Document).where(Document.id.in_(ids)))]
             return "\n".join([*texts, *meta])
 
     def family_ids(self, doc_id: int) -> set[int]:
+        """A document and everything found inside it, by provenance (a child may also exist elsewhere)."""
         with self.services.case.reader() as s:
             ids = {doc_id}
-            frontier = [doc_id]
+            frontier = {doc_id}
             while frontier:
-                children = list(s.scalars(select(Document.id).where(Document.parent_id.in_(frontier))))
-                ids.update(children)
-                frontier = children
+                children = set(
+                    s.scalars(select(Source.document_id).where(Source.parent_document_id.in_(frontier)))
+                )
+                frontier = children - ids
+                ids |= children
             return ids
 
 

@@ -50,6 +50,12 @@ class Cell:
         return f"{column_letters(self.col)}{self.row}"
 
 
+# One OCR'd word: (text, x0, y0, x1, y1, confidence 0-100, line number). Coordinates are in 1/10,000 of
+# the page image's width and height as displayed (see app/extract/ocr.py); line numbers jump by 2 where
+# a paragraph starts.
+OcrWord = tuple[str, int, int, int, int, int, int]
+
+
 @dataclass(frozen=True)
 class Part:
     """A unit of text a hit can name: a PDF page, a sheet, an email body, a slide, a section."""
@@ -58,7 +64,11 @@ class Part:
     label: str  # "3", "Sheet1", "body", "Slide 2" …
     text: str
     cells: tuple[Cell, ...] = ()
-    needs_ocr: bool = False
+    needs_ocr: bool = False  # the page shows text that is not in `text` yet (OCR off, unavailable, timed out)
+    origin: str = "text"  # whose text `text` is: "text" (the file's own) | "ocr"
+    # A fresh OCR reading of this page (the importer caches it), or None when none was made here (no OCR,
+    # or the reading came from the case's OCR cache). An empty tuple is a reading that found no words.
+    words: tuple[OcrWord, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +110,8 @@ class Extraction:
                 text=str(p["text"]),
                 cells=tuple(Cell(int(c["row"]), int(c["col"]), str(c["text"])) for c in p.get("cells", ())),
                 needs_ocr=bool(p.get("needs_ocr", False)),
+                origin=str(p.get("origin") or "text"),
+                words=None if p.get("words") is None else tuple(_ocr_word(w) for w in p["words"]),
             )
             for p in data.get("parts", ())
         )
@@ -133,6 +145,10 @@ class ExtractContext:
     name_hint: str = ""  # the file's original name (CSV vs TSV, display); never trusted for type
     limits: Limits = field(default_factory=Limits)
     passwords: tuple[str, ...] = ()
+    ocr_languages: str = ""  # "eng+deu": OCR pages without a usable text layer in these; "" = no OCR
+    # OCR text already known for pages of this file (the case's OCR cache): page number → (text, confidence)
+    ocr_known: dict[int, tuple[str, float]] = field(default_factory=dict)
+    ocr_deadline: float = 0.0  # time.monotonic() by which OCR must stop (pages left stay needs_ocr); 0 = none
 
 
 class Extractor(Protocol):
@@ -143,6 +159,11 @@ class Extractor(Protocol):
     doc_types: ClassVar[tuple[str, ...]]  # detected types (see detect.py) this extractor handles
 
     def extract(self, path: Path, ctx: ExtractContext) -> Extraction: ...
+
+
+def _ocr_word(w: Any) -> OcrWord:
+    text, x0, y0, x1, y1, conf, line = w
+    return (str(text), int(x0), int(y0), int(x1), int(y1), int(conf), int(line))
 
 
 def column_letters(col: int) -> str:

@@ -39,6 +39,11 @@ DOC_TYPES = (
     "xz",
     "image",
     "wordperfect",
+    "rar",
+    "wim",
+    "ace",
+    "ar",
+    "cab",
     "publisher",
     "ole",
     "empty",
@@ -46,10 +51,12 @@ DOC_TYPES = (
 )
 
 _HEAD = 8192
+_MBOX_ENVELOPE = re.compile(rb"^From \S+ +(Mon|Tue|Wed|Thu|Fri|Sat|Sun) +\w{3} +\d{1,2} +\d{1,2}:\d{2}")
 
 _EMAIL_HEADER = re.compile(
     rb"^(Return-Path|Received|From|To|Subject|Date|Message-ID|MIME-Version|Delivered-To|X-[A-Za-z-]+"
-    rb"|Content-Type|Reply-To|Cc|Sender|DKIM-Signature|Authentication-Results|Thread-Topic)\s*:",
+    rb"|Content-Type|Reply-To|Cc|Sender|DKIM-Signature|Authentication-Results|Thread-Topic|Comments"
+    rb"|In-Reply-To|References|Importance|X-Mailer|Organization)\s*:",
     re.IGNORECASE | re.MULTILINE,
 )
 
@@ -79,8 +86,20 @@ def detect_type(path: Path, name_hint: str = "") -> str:
         return "tar"
     if head.startswith(b"\xffWPC"):
         return "wordperfect"
+    if head.startswith(b"Rar!\x1a\x07"):
+        return "rar"
+    if head.startswith(b"MSWIM\x00"):
+        return "wim"
+    if head[7:14] == b"**ACE**":
+        return "ace"
+    if head.startswith(b"!<arch>\n"):
+        return "ar"
+    if head.startswith(b"MSCF\x00\x00\x00\x00"):
+        return "cab"
     if _is_image(head):
         return "image"
+    if head.startswith(b"MZ") and _has_zip_directory(path):
+        return "zip"  # a self-extracting archive: the ZIP after the executable stub
     if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{\\rtf"):
         return "rtf"
     if b"\x00" in head[:4096] and not _looks_utf16(head):
@@ -88,24 +107,23 @@ def detect_type(path: Path, name_hint: str = "") -> str:
 
     text_head = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     lower = text_head[:1024].lower()
-    if text_head.startswith(b"From ") and _EMAIL_HEADER.search(head):
+    if text_head.startswith(b"From ") and (_EMAIL_HEADER.search(head) or _MBOX_ENVELOPE.match(text_head)):
+        # A single message saved with its envelope line reads as an email; a mailbox holds several.
+        if name.endswith(".eml") and text_head.count(b"\nFrom ") == 0:
+            return "eml"
         return "mbox"
-    if (
-        lower.startswith(b"<!doctype html")
-        or lower.startswith(b"<html")
-        or (b"<html" in lower and (b"<body" in head.lower() or b"<head" in lower))
-    ):
+    if lower.startswith(b"<!doctype html") or lower.startswith(b"<html"):
         return "html"
-    if _looks_like_email(head):
+    if _looks_like_email(head) or (name.endswith((".eml", ".mht")) and _EMAIL_HEADER.search(head)):
         return "eml"
+    if b"<html" in lower and (b"<body" in head.lower() or b"<head" in lower):
+        return "html"
     if name.endswith((".htm", ".html", ".xhtml")) and b"<" in head:
         return "html"
     if name.endswith(".tsv") or name.endswith(".tab"):
         return "tsv"
     if name.endswith(".csv"):
         return "csv"
-    if name.endswith((".eml", ".mht")) and _EMAIL_HEADER.search(head):
-        return "eml"
     return "text"
 
 
@@ -136,6 +154,40 @@ def _is_image(head: bytes) -> bool:
         or (head.startswith(b"BM") and len(head) > 14 and head[6:10] == b"\x00\x00\x00\x00")
         or (head.startswith(b"RIFF") and head[8:12] == b"WEBP")
     )
+
+
+def _has_zip_directory(path: Path) -> bool:
+    """True when the file ends with a ZIP end-of-central-directory record (self-extracting archives)."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, 2)
+            size = fh.tell()
+            fh.seek(max(0, size - 66_000))
+            return b"PK\x05\x06" in fh.read()
+    except OSError:
+        return False
+
+
+def _office_from_local_headers(path: Path) -> str | None:
+    """A ZIP whose directory is broken: tell OOXML/ODF packages apart by the entry names near the start."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(65536)
+    except OSError:
+        return None
+    if head[30:38] == b"mimetype":
+        for kind, marker in (
+            ("odt", b"opendocument.text"),
+            ("ods", b"opendocument.spreadsheet"),
+            ("odp", b"opendocument.presentation"),
+        ):
+            if marker in head[:200]:
+                return kind
+    if b"[Content_Types].xml" in head or b"_rels/.rels" in head:
+        for kind, marker in (("docx", b"word/"), ("xlsx", b"xl/"), ("pptx", b"ppt/")):
+            if marker in head:
+                return kind
+    return None
 
 
 def _zip_kind(path: Path) -> str:
@@ -169,8 +221,9 @@ def _zip_kind(path: Path) -> str:
             if "content.xml" in name_set and "META-INF/manifest.xml" in name_set:
                 return "odt"
     except Exception:
-        # A damaged central directory: still a ZIP; the archive extractor decides what can be salvaged.
-        return "zip"
+        # A damaged central directory: an Office package if its entries say so, else the archive
+        # extractor salvages what it can.
+        return _office_from_local_headers(path) or "zip"
     return "zip"
 
 

@@ -1,29 +1,51 @@
-"""PDF text per page, document metadata, and embedded files, with PyMuPDF."""
+"""PDF text per page, document metadata, and embedded files, with PyMuPDF; OCR for pages that need it.
+
+A page is OCR'd (when the import asks for OCR) if it has no usable text layer: a scan (images, almost no
+text), a scan with a thin text layer (a Bates stamp on a full-page image), or a layer that a broken font
+encoding garbled (see `ocr.text_layer_problem`). It is rendered at 300 dpi, bounded to 10,000 px a side.
+Pages the case has OCR'd before arrive in `ctx.ocr_known` and are not recognised again.
+"""
 
 from __future__ import annotations
 
 import logging
 import re
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pymupdf
 
+from app.extract import ocr
 from app.extract.base import Child, ExtractContext, Extraction, MetaValue, Part
 from app.extract.errors import CorruptError, EncryptedError
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 log = logging.getLogger(__name__)
 
 pymupdf.TOOLS.mupdf_display_errors(False)
 pymupdf.TOOLS.mupdf_display_warnings(False)
 
+_TEXT_FLAGS = pymupdf.TEXTFLAGS_TEXT
+# A word broken by a hyphen at a line end ("AEP-\nCSW", "agree-\nment") reads, and is found, joined, as
+# poppler's pdftotext does. Only letters on both sides: "WO-2017-\n0413" keeps its hyphen.
+_LINE_END_HYPHEN = re.compile(r"(?<=[^\W\d_])-[ \t]*\n(?=[^\W\d_])")
+
 # A page with fewer printable characters than this, but with images on it, is treated as a scan.
 _MIN_TEXT_CHARS = 16
+# …and one with fewer than this, on a page mostly covered by images, as a scan with a stamp on it.
+_SPARSE_TEXT_CHARS = 100
+_SPARSE_IMAGE_COVER = 0.5
+# Pages are rendered for OCR at most this large (pixels): bounds memory and time for poster-sized pages.
+_MAX_OCR_PIXELS = 60_000_000
 _PDF_DATE = re.compile(r"D?:?(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?([Zz+\-])?(\d{2})?'?(\d{2})?")
 
 
 class PdfExtractor:
     name = "pymupdf"
-    version = f"1:{pymupdf.VersionBind}"
+    version = f"2:{pymupdf.VersionBind}"  # 2: OCR of scans and garbled text layers
     doc_types = ("pdf",)
 
     def extract(self, path: Path, ctx: ExtractContext) -> Extraction:
@@ -45,7 +67,13 @@ class PdfExtractor:
             metadata = _metadata(doc)
             metadata["page_count"] = page_count
             warnings: list[str] = []
-            parts = _pages(doc, ctx, warnings)
+            reasons: dict[int, str] = {}
+            parts = _pages(doc, ctx, warnings, reasons)
+            garbled = [str(i + 1) for i, why in sorted(reasons.items()) if why == "garbled"]
+            if garbled:
+                metadata["garbled_text_pages"] = garbled
+            if reasons and ctx.ocr_languages:
+                _ocr_pages(doc, parts, reasons, ctx, warnings, metadata)
             scanned = [p.label for p in parts if p.needs_ocr]
             if scanned:
                 metadata["needs_ocr_pages"] = scanned
@@ -69,7 +97,12 @@ def _authenticate(doc: pymupdf.Document, passwords: tuple[str, ...]) -> bool:
     return False
 
 
-def _pages(doc: pymupdf.Document, ctx: ExtractContext, warnings: list[str]) -> list[Part]:
+def _pages(
+    doc: pymupdf.Document, ctx: ExtractContext, warnings: list[str], reasons: dict[int, str] | None = None
+) -> list[Part]:
+    """Text per page. Pages without a usable text layer are flagged `needs_ocr`, and `reasons` gets why
+    (page index → "scan" | "sparse" | "garbled")."""
+    reasons = {} if reasons is None else reasons
     parts: list[Part] = []
     budget = ctx.limits.max_text_chars
     count = doc.page_count
@@ -80,8 +113,11 @@ def _pages(doc: pymupdf.Document, ctx: ExtractContext, warnings: list[str]) -> l
     for index in range(count):
         try:
             page = doc.load_page(index)
-            text = page.get_text("text", sort=False)
-            needs_ocr = _needs_ocr(page, text)
+            text = _LINE_END_HYPHEN.sub("", page.get_text("text", sort=False, flags=_TEXT_FLAGS))
+            why = _needs_ocr(page, text)
+            needs_ocr = why is not None
+            if why:
+                reasons[index] = why
         except Exception as exc:
             failed += 1
             log.debug("page %d unreadable: %s", index + 1, exc)
@@ -101,14 +137,128 @@ def _pages(doc: pymupdf.Document, ctx: ExtractContext, warnings: list[str]) -> l
     return parts
 
 
-def _needs_ocr(page: pymupdf.Page, text: str) -> bool:
-    printable = sum(1 for ch in text if ch.isalnum())
-    if printable >= _MIN_TEXT_CHARS:
-        return False
+def _needs_ocr(page: pymupdf.Page, text: str) -> str | None:
+    """Why this page's text layer is not enough ("scan", "sparse", "garbled"), or None."""
+    printable = sum(map(str.isalnum, text[:1000]))
+    if printable < _SPARSE_TEXT_CHARS:
+        try:
+            has_images = bool(page.get_images(full=False))
+        except Exception:
+            has_images = False
+        if has_images and printable < _MIN_TEXT_CHARS:
+            return "scan"
+        if has_images and _image_cover(page) >= _SPARSE_IMAGE_COVER:
+            return "sparse"
+    if ocr.text_layer_problem(text) == "garbled":
+        return "garbled"
+    return None
+
+
+def _image_cover(page: pymupdf.Page) -> float:
+    """The fraction of the page the largest image covers."""
     try:
-        return bool(page.get_images(full=False))
+        area = abs(page.rect)
+        boxes = [pymupdf.Rect(info["bbox"]) & page.rect for info in page.get_image_info()]
     except Exception:
-        return False
+        return 0.0
+    return max((abs(b) / area for b in boxes if area), default=0.0)
+
+
+def _ocr_pages(
+    doc: pymupdf.Document,
+    parts: list[Part],
+    reasons: dict[int, str],
+    ctx: ExtractContext,
+    warnings: list[str],
+    metadata: dict[str, MetaValue],
+) -> None:
+    """OCR the flagged pages in place: each part gets the page's OCR text (or keeps its layer)."""
+    engine: ocr.OcrEngine | None = None
+    done: list[str] = []
+    rotated: list[str] = []
+    for index, why in sorted(reasons.items()):
+        part = parts[index]
+        page_no = index + 1
+        known = ctx.ocr_known.get(page_no)
+        words = None
+        if known is not None:
+            ocr_text, confidence = known
+        else:
+            if ctx.ocr_deadline and time.monotonic() >= ctx.ocr_deadline:
+                _stopped(warnings, page_no, len(reasons))
+                break
+            if engine is None:
+                try:
+                    engine = ocr.get_engine(ctx.ocr_languages)
+                except ocr.OcrUnavailable as exc:
+                    warnings.append(f"pages were not OCR'd: {exc}")
+                    break
+            try:
+                image, dpi = _render(doc, index)
+            except Exception as exc:
+                warnings.append(f"page {page_no} could not be rendered for OCR: {_short(exc)}")
+                continue
+            result = engine.recognize(image, dpi=dpi, deadline=ctx.ocr_deadline)
+            del image
+            if not result.complete:
+                _stopped(warnings, page_no, len(reasons))
+                break
+            words, ocr_text, confidence = result.words, ocr.words_to_text(result.words), result.confidence
+            if result.rotation or result.skew:
+                rotated.append(str(page_no))
+        parts[index] = _with_ocr(part, why, ocr_text, confidence, words)
+        done.append(str(page_no))
+    if done:
+        ocr_labels = [p.label for p in parts if p.origin == "ocr"]
+        if ocr_labels:
+            metadata["ocr_pages"] = ocr_labels
+        metadata["ocr_languages"] = ocr.normalize_languages(ctx.ocr_languages)
+        metadata["ocr_engine"] = ocr.tesseract_version()
+    if rotated:
+        metadata["ocr_turned_pages"] = rotated
+
+
+def _with_ocr(part: Part, why: str, ocr_text: str, confidence: float, words: tuple | None) -> Part:
+    layer = part.text
+    if why == "garbled":
+        if ocr.prefer_ocr(layer, ocr_text, confidence):
+            return Part(part.kind, part.label, ocr_text, needs_ocr=False, origin="ocr", words=words)
+        return Part(part.kind, part.label, layer, needs_ocr=False, origin="text", words=words)
+    # A scan: its OCR text, plus whatever the thin text layer says that the OCR did not read (a Bates
+    # number, a stamp in invisible text), so nothing the file itself said is lost.
+    text = ocr_text
+    extra = layer.strip()
+    if extra and not _covered(extra, ocr_text):
+        text = f"{ocr_text}\n\n{extra}" if ocr_text else extra
+    return Part(part.kind, part.label, text, needs_ocr=False, origin="ocr", words=words)
+
+
+def _covered(layer: str, ocr_text: str) -> bool:
+    seen = set(ocr_text.casefold().split())
+    return all(token in seen for token in layer.casefold().split())
+
+
+def _render(doc: pymupdf.Document, index: int) -> tuple[Image.Image, int]:
+    """Page `index` as displayed (rotation applied), grayscale, at OCR_DPI within the pixel bounds."""
+    from PIL import Image
+
+    page = doc.load_page(index)
+    rect = page.rect
+    zoom = ocr.OCR_DPI / 72.0
+    longest = max(rect.width, rect.height, 1.0)
+    zoom = min(zoom, ocr.MAX_SIDE / longest)
+    area = max(rect.width * rect.height, 1.0)
+    zoom = min(zoom, (_MAX_OCR_PIXELS / area) ** 0.5)
+    pix = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), colorspace=pymupdf.csGRAY, alpha=False)
+    image = Image.frombytes("L", (pix.width, pix.height), pix.samples)
+    return image, max(1, round(zoom * 72))
+
+
+def _stopped(warnings: list[str], page_no: int, total: int) -> None:
+    warnings.append(
+        f"OCR stopped at page {page_no} (of {total} to OCR): the per-file time limit; "
+        "run `ocr` on this document to finish (pages done are kept)"
+    )
 
 
 def _metadata(doc: pymupdf.Document) -> dict[str, MetaValue]:
@@ -182,5 +332,11 @@ def _embedded_files(doc: pymupdf.Document, ctx: ExtractContext, warnings: list[s
 
 
 def _short(exc: BaseException) -> str:
+    """A library message for the reporter: without our storage paths, which mean nothing to them."""
     text = str(exc).strip() or type(exc).__name__
+    text = re.sub(
+        r"(Failed to open file )?'?/[^\s']*/blobs/[0-9a-f]{2}/[0-9a-f]{64}'?",
+        "damaged or unreadable file structure",
+        text,
+    )
     return text[:200]

@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 EXTRACTORS = (
     "app.extract.pdf:PdfExtractor",
+    "app.extract.image:ImageExtractor",
     "app.extract.office:DocxExtractor",
     "app.extract.office:XlsxExtractor",
     "app.extract.office:PptxExtractor",
@@ -45,6 +46,11 @@ UNREADABLE = {
     "binary": ("unsupported", "unrecognised binary file; original kept"),
     "image": ("unsupported", "image without a text layer; original kept"),
     "empty": ("skipped", "empty file (0 bytes)"),
+    "rar": ("unsupported", "RAR archive: no free RAR decoder is available; original kept"),
+    "wim": ("unsupported", "Windows imaging (WIM) archive: format not supported; original kept"),
+    "ace": ("unsupported", "ACE archive: format not supported; original kept"),
+    "ar": ("unsupported", "ar archive (e.g. a Debian package): format not supported; original kept"),
+    "cab": ("unsupported", "Microsoft Cabinet archive: format not supported; original kept"),
     "ole-encrypted": ("encrypted", "encrypted Office document: password required"),
 }
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from app.case import Case, current_user
@@ -30,7 +31,7 @@ from app.pipeline.blobstore import BlobStore
 from app.pipeline.discover import Found, Skipped, discover
 from app.pipeline.record import record_result
 from app.pipeline.workers import Result, Task, WorkerPool
-from db.models import Blob, Document, ExtractionAttempt, ImportRun, Source, utcnow
+from db.models import Blob, Document, ExtractionAttempt, ImportRun, OcrCache, Source, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,8 @@ class ImportOptions:
     batch_size: int = 250  # results per transaction
     batch_seconds: float = 1.0  # …or this long: review actions wait at most this for the write lock
     extractor: str = ""  # force one extractor for every file (reliability tests)
+    ocr: bool = True  # OCR pages without a usable text layer, and images (when an engine is installed)
+    ocr_languages: str = ""  # "eng+deu"; "" = the case's setting (app.ocr), else English
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,8 @@ class ImportSummary:
     interrupted: bool = False
     elapsed: float = 0.0
     bytes: int = 0
+    ocr_pages: int = 0  # pages recognised in this run
+    ocr_cached: int = 0  # pages whose OCR text came from the case's OCR cache (not recognised again)
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -129,9 +134,12 @@ class Importer:
         self.cancel = cancel or threading.Event()
         self.blobs = BlobStore(case.blobs_dir, case.tmp_dir)
         self.work_root = case.tmp_dir / "work"
+        self.ocr_languages = ""  # for the run under way: "" = no OCR (see _ocr_plan)
+        self.ocr_engine = ""
 
     # -- public ------------------------------------------------------------------------------------
-    def run(self, paths: Iterable[Path | str]) -> ImportSummary:
+    def run(self, paths: Iterable[Path | str], *, labels: dict[str, str] | None = None) -> ImportSummary:
+        """Import `paths`. `labels` maps a file path to the provenance recorded for it (bundle merges)."""
         roots = [Path(os.path.abspath(Path(p).expanduser())) for p in paths]
         missing = [str(p) for p in roots if not p.exists() and not p.is_symlink()]
         if missing:
@@ -140,14 +148,51 @@ class Importer:
             raise ImportFailed("this case is open read-only; imports need write access")
         shutil.rmtree(self.work_root, ignore_errors=True)
         self.work_root.mkdir(parents=True, exist_ok=True)
-        return _Run(self, roots).execute()
+        self.ocr_languages, self.ocr_engine = self._ocr_plan()
+        return _Run(self, roots, labels or {}).execute()
+
+    def rerun(self, doc_ids: Sequence[int]) -> ImportSummary:
+        """Extract these documents again (the `ocr` command), with this importer's options."""
+        if self.case.read_only:
+            raise ImportFailed("this case is open read-only; OCR needs write access")
+        shutil.rmtree(self.work_root, ignore_errors=True)
+        self.work_root.mkdir(parents=True, exist_ok=True)
+        self.ocr_languages, self.ocr_engine = self._ocr_plan()
+        return _Run(self, [], {}, redo=list(doc_ids)).execute()
+
+    def _ocr_plan(self) -> tuple[str, str]:
+        """(languages, engine id) for this run, or ("", "") without OCR."""
+        from app.extract import ocr
+        from app.ocr import case_languages
+
+        if not self.options.ocr:
+            return "", ""
+        explicit = self.options.ocr_languages
+        try:
+            langs = ocr.normalize_languages(explicit or case_languages(self.case))
+        except ValueError as exc:
+            raise ImportFailed(str(exc)) from exc
+        reason = ocr.unavailable_reason(langs)
+        if reason:
+            if explicit:
+                raise ImportFailed(reason)
+            log.warning("OCR is off for this import: %s", reason)
+            return "", ""
+        return langs, ocr.engine_id(langs)
 
 
 class _Run:
     """State of one import run (one thread)."""
 
-    def __init__(self, importer: Importer, roots: list[Path]) -> None:
+    def __init__(
+        self, importer: Importer, roots: list[Path], labels: dict[str, str], *, redo: Sequence[int] = ()
+    ) -> None:
         self.imp = importer
+        self.redo = list(redo)
+        self.ocr_sent: dict[int, set[int]] = {}  # document → pages whose OCR text went from the cache
+        self.ocr_pages = 0
+        self.ocr_cached = 0
+        self.labels = labels
         self.case = importer.case
         self.opts = importer.options
         self.roots = roots
@@ -176,18 +221,25 @@ class _Run:
             user=current_user(),
             host=socket.gethostname(),
             paths=[str(p) for p in self.roots],
-            options={"workers": self.opts.workers, "limits": self.opts.limits.to_dict()},
+            options={
+                "workers": self.opts.workers,
+                "limits": self.opts.limits.to_dict(),
+                "ocr": self.imp.ocr_languages or None,
+                **({"rerun": len(self.redo)} if self.redo else {}),
+            },
             status="running",
         )
         self.session.add(run)
         self.session.commit()
         self.run_id = run.id
         interrupted = False
+        failed = False
         pool: WorkerPool | None = None
         try:
             self._progress("discovering", force=True)
             found = self._discover()
             self._resume_pending()
+            self._queue_redo()
             pool = WorkerPool(self.opts.workers, self.opts.limits)
             files = iter(found)
             exhausted = False
@@ -214,15 +266,23 @@ class _Run:
                 self._progress("importing")
         except KeyboardInterrupt:
             interrupted = True
+        except BaseException:
+            failed = True
+            raise
         finally:
             if pool is not None:
                 pool.close()
             # Documents that were in flight stay `pending`; the next import picks them up.
             self._progress("finishing", force=True)
-            self._commit()
-            summary = self._finish(run.id, interrupted)
-            self.session.close()
-            shutil.rmtree(self.imp.work_root, ignore_errors=True)
+            try:
+                self._commit()
+                summary = self._finish(run.id, interrupted, failed)
+            except ImportFailed:
+                if not failed:
+                    raise
+            finally:
+                self.session.close()
+                shutil.rmtree(self.imp.work_root, ignore_errors=True)
         return summary
 
     # -- discovery and hashing ---------------------------------------------------------------------
@@ -256,9 +316,33 @@ class _Run:
             self.resumed += 1
             self.files_total += 1
 
+    def _queue_redo(self) -> None:
+        """Queue documents to extract again (`Importer.rerun`); pending ones are queued already."""
+        queued = {p.doc_id for p in self.queue}
+        for start in range(0, len(self.redo), 500):
+            chunk = self.redo[start : start + 500]
+            rows = self.session.execute(
+                select(Document.id, Document.sha256, Document.file_name, Document.depth).where(
+                    Document.id.in_(chunk)
+                )
+            ).all()
+            for doc_id, sha, name, depth in rows:
+                if doc_id in queued:
+                    continue
+                blob = self.imp.blobs.path(sha)
+                if not blob.is_file():
+                    self._set_status(doc_id, "corrupt", "stored original is missing from the case")
+                    continue
+                src = (
+                    self.session.scalar(select(Source.path).where(Source.document_id == doc_id).limit(1))
+                    or name
+                )
+                self.queue.append(_Pending(doc_id, blob, name, src, depth, top_level=False))
+                self.files_total += 1
+
     def _take_file(self, item: Found) -> None:
         self.current = str(item.path)
-        path_str = str(item.path)
+        path_str = self.labels.get(str(item.path), str(item.path))
         known = self.session.execute(
             select(Source.document_id, Document.status)
             .join(Document, Document.id == Source.document_id)
@@ -392,8 +476,67 @@ class _Run:
                 work_dir=str(work_dir),
                 passwords=self.opts.passwords,
                 extractor=self.opts.extractor,
+                ocr_languages=self.imp.ocr_languages,
+                ocr_known=self._ocr_known(item.doc_id),
             )
         )
+
+    def _ocr_known(self, doc_id: int) -> dict[str, list[Any]]:
+        """OCR text the case already has for pages of this content (the worker will not OCR them again)."""
+        if not self.imp.ocr_languages:
+            return {}
+        doc = self.session.get(Document, doc_id)
+        if doc is None:
+            return {}
+        rows = self.session.execute(
+            select(OcrCache.page, OcrCache.text, OcrCache.confidence).where(
+                OcrCache.sha256 == doc.sha256,
+                OcrCache.lang == self.imp.ocr_languages,
+                OcrCache.engine == self.imp.ocr_engine,
+            )
+        ).all()
+        if rows:
+            self.ocr_sent[doc_id] = {page for page, _, _ in rows}
+        return {str(page): [text, confidence] for page, text, confidence in rows}
+
+    def _store_ocr(self, doc: Document, extraction: Extraction | None) -> None:
+        """Cache the worker's fresh OCR readings (parts with words) under this content's hash."""
+        from sqlalchemy.dialects.sqlite import insert
+
+        from app.extract.ocr import mean_confidence, words_to_text
+
+        sent = self.ocr_sent.pop(doc.id, set())
+        if extraction is None or not self.imp.ocr_languages:
+            return
+        rows = []
+        for part in extraction.parts:
+            if part.kind != "page" or not part.label.isdigit():
+                continue
+            if part.words is None:
+                if int(part.label) in sent and not part.needs_ocr:
+                    self.ocr_cached += 1
+                continue
+            rows.append(
+                {
+                    "sha256": doc.sha256,
+                    "page": int(part.label),
+                    "lang": self.imp.ocr_languages,
+                    "engine": self.imp.ocr_engine,
+                    "text": words_to_text(part.words),
+                    "words": [list(w) for w in part.words],
+                    "confidence": round(mean_confidence(part.words), 1),
+                    "created_at": utcnow(),
+                }
+            )
+        if not rows:
+            return
+        self.ocr_pages += len(rows)
+        stmt = insert(OcrCache)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["sha256", "page", "lang", "engine"],
+            set_={c: stmt.excluded[c] for c in ("text", "words", "confidence", "created_at")},
+        )
+        self.session.execute(stmt, rows)
 
     def _apply(self, result: Result) -> None:
         item = self.in_flight.pop(result.task_id, None)
@@ -405,6 +548,7 @@ class _Run:
             shutil.rmtree(work_dir, ignore_errors=True)
             return
         record_result(self.session, doc, result)
+        self._store_ocr(doc, result.extraction)
         self.session.add(
             ExtractionAttempt(
                 document_id=doc.id,
@@ -443,13 +587,12 @@ class _Run:
                     ) from exc
                 continue
             self.bytes_done += stored.size
-            mtime = child.metadata.get("mtime")
             self._register(
                 stored.sha256,
                 stored.size,
                 name=_display_name(child.name),
                 source_path=f"{item.source_path}//{child.name}",
-                mtime=None if not isinstance(mtime, int | float) else float(mtime),
+                mtime=_timestamp(child.metadata.get("mtime")),
                 parent_id=parent.id,
                 depth=item.depth + 1,
                 relation=child.relation,
@@ -482,6 +625,14 @@ class _Run:
     def _commit(self) -> None:
         try:
             self.session.commit()
+        except OperationalError as exc:
+            self.session.rollback()
+            message = str(exc.orig) if exc.orig else str(exc)
+            if "full" in message or "disk I/O" in message:
+                raise ImportFailed(
+                    f"the disk holding the case is full; nothing of the last batch was written ({message})"
+                ) from exc
+            raise
         except Exception:
             self.session.rollback()
             raise
@@ -493,7 +644,7 @@ class _Run:
             except Exception:  # the index is derived: a failure here is repaired by reindex, never fatal
                 log.exception("indexing %d documents failed; `reindex` will repair the index", len(ids))
 
-    def _finish(self, run_id: int, interrupted: bool) -> ImportSummary:
+    def _finish(self, run_id: int, interrupted: bool, failed: bool = False) -> ImportSummary:
         s = self.session
         summary = ImportSummary(
             run_id=run_id,
@@ -504,6 +655,8 @@ class _Run:
             interrupted=interrupted,
             elapsed=round(time.monotonic() - self.t0, 3),
             bytes=self.bytes_done,
+            ocr_pages=self.ocr_pages,
+            ocr_cached=self.ocr_cached,
         )
         status_count: Counter[str] = Counter()
         type_count: Counter[str] = Counter()
@@ -532,7 +685,7 @@ class _Run:
         run = s.get(ImportRun, run_id)
         if run is not None:
             run.finished_at = utcnow()
-            run.status = "interrupted" if interrupted else "completed"
+            run.status = "failed" if failed else ("interrupted" if interrupted else "completed")
             run.counts = {
                 k: v
                 for k, v in summary.to_json().items()
@@ -562,6 +715,21 @@ class _Run:
                 phase=phase,
             )
         )
+
+
+def _timestamp(value: object) -> float | None:
+    """A member's modification time (epoch seconds or ISO-8601) as epoch seconds."""
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str) and value:
+        from datetime import UTC, datetime
+
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+    return None
 
 
 def _display_name(name: str) -> str:

@@ -73,7 +73,7 @@ def _store_parts(session: Session, doc: Document, extraction: Extraction) -> Non
                 "label": part.label,
                 "text": part.text,
                 "needs_ocr": part.needs_ocr,
-                "origin": "text",
+                "origin": part.origin if part.origin in ("text", "ocr") else "text",
             }
         )
     if part_rows:

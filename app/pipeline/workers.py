@@ -20,11 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from app.extract.base import ExtractContext, Extraction, Limits
+from app.extract.errors import STATUSES
 
 log = logging.getLogger(__name__)
 
 # Largest result message accepted from a worker (text is capped well below this by Limits).
 MAX_MESSAGE_BYTES = 1 << 30
+# Share of the per-file deadline OCR may use; the rest is for the text layer, the result and its sending.
+OCR_TIME_SHARE = 0.8
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,8 @@ class Task:
     work_dir: str
     passwords: tuple[str, ...] = ()
     extractor: str = ""  # force one extractor by name (tests, reliability suite); "" = by detected type
+    ocr_languages: str = ""  # "eng+deu" = OCR pages that need it; "" = no OCR
+    ocr_known: dict[str, list[Any]] = field(default_factory=dict)  # page → [text, confidence] (OCR cache)
 
     def to_json(self) -> bytes:
         return json.dumps(self.__dict__, ensure_ascii=False).encode("utf-8")
@@ -58,6 +63,8 @@ def decode_result(task: Task, payload: bytes, duration: float) -> Result:
         data = json.loads(payload)
         if not isinstance(data, dict) or data.get("task_id") != task.task_id:
             raise ValueError("message for another task")
+        if data.get("status") not in STATUSES or data["status"] == "pending":
+            raise ValueError("unknown status")
         extraction = Extraction.from_json(data["extraction"]) if data.get("extraction") else None
         return Result(
             task_id=task.task_id,
@@ -100,6 +107,10 @@ def worker_main(conn: Connection, limits: dict[str, Any]) -> None:
             name_hint=task.get("name_hint", ""),
             limits=lim,
             passwords=tuple(task.get("passwords") or ()),
+            ocr_languages=str(task.get("ocr_languages") or ""),
+            ocr_known={int(k): (str(v[0]), float(v[1])) for k, v in (task.get("ocr_known") or {}).items()},
+            # OCR stops in time to send what it read before the supervisor's deadline kills the worker.
+            ocr_deadline=time.monotonic() + lim.timeout_s * OCR_TIME_SHARE,
         )
         if task.get("extractor"):
             outcome = _run_named(task["extractor"], Path(task["path"]), ctx)
