@@ -143,7 +143,7 @@ def test_no_ocr_then_the_ocr_command(tmp_path: Path, capsys: pytest.CaptureFixtu
 def test_languages_are_listed_and_checked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     case = tmp_path / "case"
     scan = scanned_pdf(tmp_path / "scan.pdf", LINES)
-    code, _ = run_cli(capsys, "--case", str(case), "import", "--no-ocr", str(scan))
+    build_services(case, create=True).close()
     code, out = run_cli(capsys, "--case", str(case), "ocr", "--languages", "--json")
     info = json.loads(out)
     assert "eng" in info["installed"] and info["case_default"] == "eng"
