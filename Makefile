@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV_PY := .venv/bin/python
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: setup test test-all lint bench
+.PHONY: setup test test-all lint bench screens
 
 setup:
 	@$(PYTHON) -m app.bootstrap --extras test >/dev/null
@@ -22,3 +22,8 @@ lint: setup
 bench: setup
 	$(VENV_PY) bench/import_bench.py ../shared/corpus/real/pdf
 	$(VENV_PY) bench/search_bench.py --docs 10000
+
+
+# The README's screenshots, made offscreen.
+screens: setup
+	$(VENV_PY) bench/ui_screens.py

@@ -1,0 +1,1 @@
+"""Document viewers, one per kind of document, behind the common `Viewer` interface (viewers/base.py)."""
