@@ -184,6 +184,12 @@ class MainWindow(QMainWindow):
             Command("link", "&Link to…", ("Ctrl+L",)),
             lambda: self._in_workspace(lambda w: w.review.start_link()),
         )
+        review.addSeparator()
+        self._add(
+            review,
+            Command("delete_documents", "&Delete from Case…", ("Shift+Del",)),
+            lambda: self._in_workspace(lambda w: w.delete_documents()),
+        )
 
         tools = bar.addMenu("&Tools")
         self._add(tools, Command("reindex", "&Rebuild Search Index"), self.reindex)

@@ -93,7 +93,7 @@ class CaseSession:
     def __init__(self, services: Services, on_error: Callable[[BaseException], None] | None = None) -> None:
         self.services = services
         self.tasks = Tasks(on_error=on_error)
-        self.actions = ReviewActions(services.review, self.tasks)
+        self.actions = ReviewActions(services.review, self.tasks, delete_document=services.delete_document)
         self.import_job = ImportJob(services.import_paths, self.tasks)
         self.maintenance = MaintenanceJobs(services, self.tasks)
         self.originals = Originals(services.case)

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QListView,
     QMenu,
+    QMessageBox,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -102,6 +103,7 @@ class Workspace(QWidget):
         self.document.anchor_changed.connect(lambda: self.review.set_anchor(self.document.anchor()))
         self.document.status_message.connect(self.status_message)
         self.session.actions.changed.connect(self._review_changed)
+        self.session.actions.deleted.connect(self._documents_deleted)
         self.session.import_job.finished.connect(lambda *_: self.search.run())
         self.session.maintenance.finished.connect(
             lambda name, *_: self.search.run() if name == "reindex" else None
@@ -186,6 +188,41 @@ class Workspace(QWidget):
         if open_id is not None and open_id in doc_ids:
             self.document.refresh_metadata()
 
+    def delete_documents(self) -> None:
+        """Delete the selected results (or the open document) from the case, after asking."""
+        ids = self.target_ids()
+        if not ids or self.session.read_only:
+            return
+        what = f"these {len(ids)} documents" if len(ids) > 1 else "this document"
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "Delete from case",
+            f"Delete {what} from the case, with everything found inside them (attachments, archive members),"
+            " their tags, notes and links?",
+            QMessageBox.StandardButton.Cancel,
+            self,
+        )
+        box.setObjectName("deleteConfirm")
+        box.setInformativeText(
+            "The search index forgets them; the deletion is recorded in the audit history. "
+            "Importing the files again brings the documents back, without their review."
+        )
+        delete = box.addButton("Delete", QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.buttonClicked.connect(
+            lambda button: self.session.actions.delete_documents(ids) if button is delete else None
+        )
+        box.open()
+
+    def _documents_deleted(self, doc_ids: list[int]) -> None:
+        open_id = self.open_doc_id()
+        if open_id is not None and open_id in doc_ids:
+            self.document.clear()
+            self.review.clear()
+        self.search.run()
+        self.status_message.emit(f"Deleted {len(doc_ids)} document(s) from the case")
+
     def _results_menu(self, pos: QPoint) -> None:
         ids = self.search.selected_ids()
         if not ids:
@@ -204,6 +241,11 @@ class Workspace(QWidget):
         copy = QAction("Copy document id" + ("s" if len(ids) > 1 else ""), menu)
         copy.triggered.connect(lambda: QGuiApplication.clipboard().setText(" ".join(map(str, ids))))
         menu.addAction(copy)
+        if not self.session.read_only:
+            menu.addSeparator()
+            delete = QAction(f"Delete{count} from Case…", menu)
+            delete.triggered.connect(self.delete_documents)
+            menu.addAction(delete)
         menu.exec(self.results.viewport().mapToGlobal(pos))
 
     # -- layout memory -----------------------------------------------------------------------------

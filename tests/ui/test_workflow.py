@@ -326,3 +326,34 @@ def test_reindex_and_verify_from_the_tools_menu(qtbot, opened: Opened) -> None:
     qtbot.waitUntil(lambda: not ws.model.busy, timeout=30_000)
     search(qtbot, ws, f'"{phrase(PDF_ROW)}"')
     assert ws.model.total == 1  # searching still works on the rebuilt index
+
+
+def test_delete_from_case_asks_first_then_removes_and_audits(qtbot, opened: Opened) -> None:
+    window, ws = opened.window, opened.ws
+    services = ws.session.services
+    search(qtbot, ws, "type:xlsx")
+    click_row(qtbot, ws, 0)
+    doc_id = ws.model.row_at(0).hit.id
+    qtbot.waitUntil(lambda: ws.open_doc_id() == doc_id, timeout=30_000)
+    before = services.documents.count()
+
+    window.actions["delete_documents"].trigger()
+    box = ws.findChild(QMessageBox, "deleteConfirm")
+    assert box is not None and "Delete this document" in box.text()
+    box.button(QMessageBox.StandardButton.Cancel).click()  # cancelling changes nothing
+    assert services.documents.count() == before
+
+    window.actions["delete_documents"].trigger()
+    box = ws.findChild(QMessageBox, "deleteConfirm")
+    assert box is not None
+    delete = next(b for b in box.buttons() if b.text() == "Delete")
+    with qtbot.waitSignal(ws.session.actions.deleted, timeout=30_000) as deleted:
+        delete.click()
+    assert doc_id in deleted.args[0]
+    assert services.documents.count() == before - len(deleted.args[0])
+    assert ws.open_doc_id() is None
+    qtbot.waitUntil(lambda: not ws.model.busy, timeout=30_000)
+    search(qtbot, ws, "type:xlsx")
+    assert doc_id not in [ws.model.row_at(i).hit.id for i in range(ws.model.rowCount())]
+    actions = [e.action for e in services.review.audit()]
+    assert "delete" in actions

@@ -23,12 +23,20 @@ class ReviewActions(QObject):
     """Asynchronous writes to the review service; emits `changed(doc_ids)` once each one is committed."""
 
     changed = Signal(list)  # document ids whose tags, status, notes or links changed
+    deleted = Signal(list)  # document ids removed from the case (the chosen ones and what was inside them)
     done = Signal(str, object)  # action name, its result (tests and the status bar listen)
 
-    def __init__(self, review: ReviewService, tasks: Tasks, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        review: ReviewService,
+        tasks: Tasks,
+        parent: QObject | None = None,
+        delete_document: Callable[[int], list[int]] | None = None,
+    ) -> None:
         super().__init__(parent)
         self.review = review
         self.tasks = tasks
+        self._delete_document = delete_document
 
     def add_tag(self, name: str, doc_ids: Sequence[int], color: str | None = None) -> None:
         ids = list(doc_ids)
@@ -70,6 +78,28 @@ class ReviewActions(QObject):
 
     def dismiss_suggestion(self, suggestion_id: int, doc_ids: Sequence[int]) -> None:
         self._run("dismiss_suggestion", lambda: self.review.dismiss_suggestion(suggestion_id), list(doc_ids))
+
+    def delete_documents(self, doc_ids: Sequence[int]) -> None:
+        """Remove documents from the store and the index (audited); the caller has asked for confirmation."""
+        if self._delete_document is None:
+            raise RuntimeError("deleting documents is not available here")
+        delete = self._delete_document
+        ids = list(doc_ids)
+
+        def work() -> list[int]:
+            removed: list[int] = []
+            for doc_id in ids:
+                if doc_id not in removed:
+                    removed += delete(doc_id)
+            return removed
+
+        def finished(result: Any, error: BaseException | None) -> None:
+            if error is not None:
+                raise error
+            self.deleted.emit(list(result))
+            self.done.emit("delete_documents", result)
+
+        self.tasks.run("io", work, finished)
 
     def _run(self, name: str, work: Callable[[], Any], doc_ids: list[int]) -> None:
         def finished(result: Any, error: BaseException | None) -> None:
