@@ -234,6 +234,8 @@ def _review_parsers(sub: Any) -> None:
 
     p = sub.add_parser("conflicts", help="review values that differed in merged bundles")
     p.add_argument("--resolve", type=int, metavar="ID", help="mark a conflict as looked at")
+    p.add_argument("--keep-local", type=int, metavar="ID", help="decide a conflict: keep this case's value")
+    p.add_argument("--take-theirs", type=int, metavar="ID", help="decide a conflict: take the bundle's value")
     p.add_argument("--all", action="store_true", help="include resolved conflicts")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_conflicts)
@@ -245,6 +247,12 @@ def _review_parsers(sub: Any) -> None:
     p.add_argument("--term", help="black out every match of this text in the document")
     p.add_argument("--list", action="store_true")
     p.set_defaults(func=cmd_redact)
+
+    p = sub.add_parser("unlock", help="re-extract an encrypted document with its password")
+    p.add_argument("id", type=int)
+    p.add_argument("--password", required=True, help="the password (a wrong one changes nothing)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_unlock)
 
     p = sub.add_parser(
         "doctor", help="check the case (store, originals, index, schema) and repair what can be"
@@ -838,11 +846,14 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 
 def cmd_conflicts(args: argparse.Namespace) -> int:
-    from app.bundle.merge import list_conflicts, resolve_conflict
+    from app.bundle.merge import list_conflicts, resolve_conflict, settle_conflict
 
     with _review(args) as services:
         if args.resolve:
             resolve_conflict(services.case, args.resolve, reviewer=services.review.reviewer)
+        for choice, conflict_id in (("local", args.keep_local), ("theirs", args.take_theirs)):
+            if conflict_id:
+                settle_conflict(services.case, conflict_id, choice, reviewer=services.review.reviewer)
         conflicts = list_conflicts(services.case, include_resolved=args.all)
     if args.json:
         _print_json({"conflicts": conflicts})
@@ -881,6 +892,24 @@ def cmd_redact(args: argparse.Namespace) -> int:
     for r in items:
         where = f"page {r['page']} {r['rect']}" if r["rect"] else f"term {r['term']!r}"
         print(f"[{r['id']}] {where} by {r['created_by']}")
+    return EXIT_OK
+
+
+def cmd_unlock(args: argparse.Namespace) -> int:
+    from app.unlock import UnlockError
+
+    with _review(args) as services:
+        try:
+            report = services.unlock(args.id, args.password)
+        except UnlockError as exc:
+            raise CliError(str(exc)) from exc
+    if args.json:
+        _print_json(report.to_json())
+        return EXIT_OK
+    print(
+        f"Unlocked #{report.document_id}: {report.status}, {report.parts} part(s) of text"
+        + (f", {report.children} document(s) found inside" if report.children else "")
+    )
     return EXIT_OK
 
 

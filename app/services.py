@@ -70,6 +70,12 @@ class Services:
             self.insights.refresh_after_import()
         return report
 
+    def unlock(self, doc_id: int, password: str, **options: Any) -> Any:
+        """Re-extract an encrypted document with a password (a wrong one changes nothing): app/unlock.py."""
+        from app.unlock import unlock_document
+
+        return unlock_document(self, doc_id, password, **options)
+
     def delete_document(self, doc_id: int) -> list[int]:
         """Delete a document (and what was found inside it) from the store and the index; audited."""
         ids = self.review.delete_document(doc_id)

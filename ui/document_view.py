@@ -46,7 +46,7 @@ def viewer_kind(detail: DocumentDetail) -> str:
     """ "email", "pdf", "sheet" or "text": which viewer shows this document."""
     if detail.email is not None:
         return "email"
-    if detail.summary.type == "pdf":
+    if detail.summary.type in ("pdf", "image"):  # pages or a picture, with hits boxed on the scan
         return "pdf"
     if any(p["kind"] == "sheet" for p in detail.parts):
         return "sheet"

@@ -64,8 +64,13 @@ class ImportJob(QObject):
         tasks: Tasks,
         options: ImportOptions | None = None,
         parent: QObject | None = None,
+        *,
+        title: str = "Import",
+        verb: str = "Importing",
     ) -> None:
         super().__init__(parent)
+        self.title = title  # "Import", "OCR": how its window names the job
+        self.verb = verb
         self.run_import = run_import
         self.tasks = tasks
         self.options = options
@@ -112,7 +117,7 @@ class ImportDialog(QDialog):
         super().__init__(parent)
         self.job = job
         self.setObjectName("importDialog")
-        self.setWindowTitle("Import")
+        self.setWindowTitle(job.title)
         self.setModal(False)
         self.heading = QLabel(self)
         self.heading.setObjectName("importHeading")
@@ -150,7 +155,9 @@ class ImportDialog(QDialog):
         self.problems_label.hide()
         self.problems.hide()
         self.buttons = QDialogButtonBox(self)
-        self.cancel_button = QPushButton("Cancel import", self)
+        self.cancel_button = QPushButton(
+            "Cancel import" if job.title == "Import" else f"Stop {job.title}", self
+        )
         self.cancel_button.setObjectName("cancelImport")
         self.cancel_button.clicked.connect(self._cancel)
         self.close_button = QPushButton("Close", self)
@@ -177,7 +184,9 @@ class ImportDialog(QDialog):
         what = ", ".join(p.name or str(p) for p in paths[:3]) + (
             f" and {len(paths) - 3} more" if len(paths) > 3 else ""
         )
-        self.heading.setText(f"<b>Importing {what or 'files'}</b><br>You can keep working while it runs.")
+        self.heading.setText(
+            f"<b>{self.job.verb} {what or 'files'}</b><br>You can keep working while it runs."
+        )
         self.bar.setRange(0, 0)
         self.cancel_button.setEnabled(True)
         self.cancel_button.show()
@@ -214,14 +223,21 @@ class ImportDialog(QDialog):
         self.eta.setText("—")
         self.current.setText("—")
         if error is not None or summary is None:
-            self.heading.setText(f"<b>The import could not run.</b><br>{html.escape(str(error))}")
+            self.heading.setText(
+                f"<b>The {self.job.title.lower()} could not run.</b><br>{html.escape(str(error))}"
+            )
             return
         state = "stopped; the next import of the same files resumes" if summary.interrupted else "done"
         self.heading.setText(
-            f"<b>Import {state}</b> in {duration(summary.elapsed)}: {summary.documents:,} documents "
+            f"<b>{self.job.title} {state}</b> in {duration(summary.elapsed)}: {summary.documents:,} documents "
             f"({summary.new:,} new, {summary.duplicates:,} duplicates, {summary.unchanged:,} unchanged), "
             f"{len(summary.failures):,} with problems. The case now holds {summary.case_documents:,} documents."
         )
+        if summary.ocr_pages or summary.ocr_cached:
+            self.heading.setText(
+                self.heading.text()
+                + f"<br>Pages read by OCR: {summary.ocr_pages:,} ({summary.ocr_cached:,} more from the OCR cache)."
+            )
         self.files.setText(f"{summary.documents:,} documents")
         self.counts.setText(" · ".join(f"{n:,} {status}" for status, n in summary.by_status.items()) or "—")
         self.show_problems(summary.failures)

@@ -137,6 +137,8 @@ class ResultDelegate(QStyledItemDelegate):
         if row.review_status in STATUS_LOOK:
             label, color = STATUS_LOOK[row.review_status]
             x += paint_chip(painter, x, y, label, color, chip_font, width // 3) + 4
+        if any(loc.get("ocr") for loc in row.hit.locations or ()):  # the hit was read from a scan
+            x += paint_chip(painter, x, y, "OCR", QColor("#868e96"), chip_font, width // 4) + 4
         x = self._paint_tags(painter, x, y, row.tags, chip_font, left + width)
         path = row.hit.paths[0] if row.hit.paths else ""
         if path and x < left + width - 40:

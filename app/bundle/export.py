@@ -130,7 +130,7 @@ def export_bundle(
                             Redaction(page=None, term=t) for t in redact_terms
                         ]
                         result = scrub(original, doc.doc_type, redactions)
-                        text = redact_text(text, list(redact_terms))
+                        text = redact_text(text, [r.term for r in redactions if r.term])
                         record["scrubbed"] = True
                         scrub_report["files"][doc.sha256] = {
                             "title": display_title(doc),
@@ -296,7 +296,11 @@ def _redactions(s: Any, doc_id: int) -> list[Redaction]:
     from db.models import RedactionArea
 
     return [
-        Redaction(page=r.page, rect=(r.x0, r.y0, r.x1, r.y1), term=r.term)
+        Redaction(
+            page=r.page,
+            rect=(r.x0, r.y0, r.x1, r.y1) if None not in (r.x0, r.y0, r.x1, r.y1) else None,  # type: ignore[arg-type]
+            term=r.term,
+        )
         for r in s.scalars(select(RedactionArea).where(RedactionArea.document_id == doc_id))
     ]
 

@@ -410,3 +410,60 @@ def resolve_conflict(case: Case, conflict_id: int, *, reviewer: str) -> None:
                 detail={"conflict": c.id, "kept": c.kept_value},
             )
         )
+
+
+def conflict_values(conflict: dict[str, Any]) -> tuple[str, str]:
+    """(this case's value, the bundle's value) of a conflict from `list_conflicts`."""
+    if conflict["resolution"] == "local":
+        return conflict["kept"], conflict["other"]
+    return conflict["other"], conflict["kept"]
+
+
+def settle_conflict(case: Case, conflict_id: int, choice: str, *, reviewer: str) -> str:
+    """Decide a review-status conflict: `local` keeps this case's value, `theirs` takes the bundle's.
+
+    The document's status is set to the chosen value (audited as a status change when it changes) and the
+    conflict is marked resolved (audited). Returns the status the document now has.
+    """
+    if choice not in ("local", "theirs"):
+        raise BundleError("choose `local` (keep this case's value) or `theirs` (take the bundle's)")
+    if case.read_only:
+        raise BundleError("this case is open read-only; deciding a conflict needs write access")
+    with case.transaction() as s:
+        c = s.get(MergeConflict, conflict_id)
+        if c is None:
+            raise BundleError(f"no conflict with id {conflict_id}")
+        if c.resolved:
+            raise BundleError(f"conflict {conflict_id} was decided already")
+        if c.field != "review_status":
+            raise BundleError(f"conflicts on {c.field} cannot be decided here")
+        local, theirs = (
+            (c.kept_value, c.other_value) if c.resolution == "local" else (c.other_value, c.kept_value)
+        )
+        value = local if choice == "local" else theirs
+        doc = s.get(Document, c.document_id)
+        if doc is None:
+            raise BundleError(f"the document of conflict {conflict_id} is no longer in this case")
+        if doc.review_status != value:
+            s.add(
+                AuditEntry(
+                    actor=reviewer,
+                    action="status",
+                    document_id=doc.id,
+                    detail={"old": doc.review_status, "new": value, "conflict": c.id},
+                )
+            )
+            doc.review_status = value
+        # The row now says what was kept, so merging the same bundle again finds this conflict decided.
+        c.kept_value, c.other_value = (local, theirs) if choice == "local" else (theirs, local)
+        c.resolution = "local" if choice == "local" else "bundle"
+        c.resolved = True
+        s.add(
+            AuditEntry(
+                actor=reviewer,
+                action="conflict_resolve",
+                document_id=c.document_id,
+                detail={"conflict": c.id, "kept": value, "choice": choice},
+            )
+        )
+        return value

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import html
 import logging
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -22,6 +24,29 @@ HEADER_FIELDS = (("from", "From"), ("to", "To"), ("cc", "Cc"), ("bcc", "Bcc"), (
 BODY_KINDS = ("body", "section", "notes")
 
 
+def readable_date(value: Any) -> str:
+    """An email's date in the reader's local time ("Mon 14 May 2001, 23:39"), with the sender's own clock
+    time and offset when they differ; text that is not a date is shown as it is."""
+    text = str(value or "").strip()
+    if not text:
+        return ""
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return text
+    if when.tzinfo is None:
+        return when.strftime("%a %d %b %Y, %H:%M")
+    local = when.astimezone()
+    shown = local.strftime("%a %d %b %Y, %H:%M")
+    if when.utcoffset() != local.utcoffset():
+        offset = when.strftime("%z")
+        shown += f" (sent {when.strftime('%H:%M')} UTC{offset[:3]}:{offset[3:]})"
+    return shown
+
+
 def header_html(email: dict[str, Any], title: str, muted: str = "#6c757d") -> str:
     subject = html.escape(str(email.get("subject") or title or "(no subject)"))
     rows = []
@@ -29,6 +54,8 @@ def header_html(email: dict[str, Any], title: str, muted: str = "#6c757d") -> st
         value = email.get(key)
         if isinstance(value, list):
             value = ", ".join(str(v) for v in value)
+        if key == "date" and value:
+            value = readable_date(value)
         if value:
             rows.append(
                 f"<tr><td style='padding-right:10px;color:{muted}'>{label}</td>"

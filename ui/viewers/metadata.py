@@ -41,6 +41,8 @@ class MetadataView(QTextBrowser):
     """Renders a `DocumentDetail` as tidy tables; a parent link opens that document."""
 
     open_document = Signal(int)
+    unlock_requested = Signal(int)  # "Enter password…" on an encrypted document
+    ocr_requested = Signal(int)  # "Run OCR" on a document with pages waiting for OCR
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -54,12 +56,18 @@ class MetadataView(QTextBrowser):
     def _link(self, url: QUrl) -> None:
         if url.scheme() == "doc" and url.path().isdigit():
             self.open_document.emit(int(url.path()))
+        elif url.scheme() == "unlock" and url.path().isdigit():
+            self.unlock_requested.emit(int(url.path()))
+        elif url.scheme() == "ocr" and url.path().isdigit():
+            self.ocr_requested.emit(int(url.path()))
 
 
 def metadata_html(detail: DocumentDetail, palette: QPalette) -> str:
     s = detail.summary
     muted = palette.color(QPalette.ColorRole.PlaceholderText).name()
     status = _e(s.status) + (f" — {_e(s.reason)}" if s.reason else "")
+    if s.status == "encrypted":
+        status += f" &nbsp;<a href='unlock:{s.id}'>Enter password…</a>"
     rows: list[tuple[str, str]] = [
         ("Title", _e(s.title)),
         ("Type", _e(s.type)),
@@ -81,7 +89,12 @@ def metadata_html(detail: DocumentDetail, palette: QPalette) -> str:
         ("Document id", str(s.id)),
     ]
     if s.needs_ocr:
-        rows.append(("Text layer", "some pages have no text layer (OCR needed)"))
+        rows.append(
+            (
+                "Text layer",
+                f"some pages have no text layer (OCR needed) &nbsp;<a href='ocr:{s.id}'>Run OCR</a>",
+            )
+        )
     if s.parent_id:
         rows.append(("Found inside", f"<a href='doc:{s.parent_id}'>document {s.parent_id}</a>"))
     if detail.children:

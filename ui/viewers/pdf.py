@@ -3,7 +3,11 @@
 Everything PyMuPDF does (opening, page images, thumbnails, finding hit boxes) runs on the render lane; this
 widget only paints the images it gets back. A few rendered pages are cached; thumbnails are rendered when
 they scroll into view. Hits are boxes on the page (the query's words, as the search marks them in snippets);
-`next_hit`/`previous_hit` walk them across pages.
+`next_hit`/`previous_hit` walk them across pages. On pages read by OCR the hits are boxed from the OCR word
+positions, on the scan itself.
+
+With the case's `CasePages` attached (ui/viewers/redact.py), stored redactions are drawn as dark boxes, and
+in redaction mode a rectangle dragged on the page becomes a redaction (right-click one to remove it).
 """
 
 from __future__ import annotations
@@ -14,12 +18,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QPoint, QRect, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
+    QBrush,
     QColor,
+    QContextMenuEvent,
     QIcon,
     QImage,
     QKeySequence,
+    QMouseEvent,
     QPainter,
     QPaintEvent,
     QPalette,
@@ -35,6 +42,7 @@ from PySide6.QtWidgets import (
     QListView,
     QListWidget,
     QListWidgetItem,
+    QMenu,
     QScrollArea,
     QSpinBox,
     QSplitter,
@@ -51,6 +59,7 @@ from ui.tasks import Tasks
 from ui.theme import accent_colors
 from ui.viewers.base import Anchor, Viewer, step
 from ui.viewers.pdf_render import PageHit, PdfRenderer
+from ui.viewers.redact import CasePages
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +71,13 @@ PAGE_MARGIN = 16
 
 
 class PageCanvas(QWidget):
-    """Paints one page image at its display size, with hit boxes over it."""
+    """Paints one page image at its display size, with hit boxes and redactions over it.
+
+    In redaction mode a drag draws a rectangle: `drawn(box)` gives it in page points, as displayed.
+    """
+
+    drawn = Signal(QRectF)
+    menu_requested = Signal(QPointF, QPoint)  # a point on the page (points), the global position
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -71,7 +86,54 @@ class PageCanvas(QWidget):
         self.scale = POINT  # logical pixels per point
         self.hits: list[PageHit] = []
         self.current: PageHit | None = None
+        self.redactions: list[QRectF] = []  # boxes in page points, as displayed
+        self.redact_mode = False
+        self._drag_from: QPointF | None = None
+        self._drag_to: QPointF | None = None
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, False)
+
+    def set_redact_mode(self, on: bool) -> None:
+        self.redact_mode = on
+        self._drag_from = self._drag_to = None
+        self.setCursor(Qt.CursorShape.CrossCursor if on else Qt.CursorShape.ArrowCursor)
+        self.update()
+
+    def to_points(self, pos: QPointF) -> QPointF:
+        """A widget position → page points, clamped to the page."""
+        w = self.page_size.width() / self.scale if self.scale else 0.0
+        h = self.page_size.height() / self.scale if self.scale else 0.0
+        x = (pos.x() - PAGE_MARGIN) / self.scale
+        y = (pos.y() - PAGE_MARGIN) / self.scale
+        return QPointF(max(0.0, min(x, w)), max(0.0, min(y, h)))
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if self.redact_mode and event.button() == Qt.MouseButton.LeftButton:
+            self._drag_from = self._drag_to = self.to_points(event.position())
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        if self._drag_from is not None:
+            self._drag_to = self.to_points(event.position())
+            self.update()
+            event.accept()
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if self._drag_from is not None and event.button() == Qt.MouseButton.LeftButton:
+            box = QRectF(self._drag_from, self.to_points(event.position())).normalized()
+            self._drag_from = self._drag_to = None
+            self.update()
+            if box.width() >= 2 and box.height() >= 2:  # a click is not a redaction
+                self.drawn.emit(box)
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:
+        self.menu_requested.emit(self.to_points(QPointF(event.pos())), event.globalPos())
 
     def set_page(self, size: QSize, scale: float, hits: list[PageHit], current: PageHit | None) -> None:
         self.page_size, self.scale, self.hits, self.current = size, scale, hits, current
@@ -115,6 +177,14 @@ class PageCanvas(QWidget):
             painter.setBrush(Qt.BrushStyle.NoBrush)
             for box in self.current.boxes:
                 painter.drawRoundedRect(self.box_rect(box).adjusted(-2, -2, 2, 2), 2, 2)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        painter.setPen(QPen(QColor("#d6336c"), 1.5, Qt.PenStyle.DashLine))
+        painter.setBrush(QBrush(QColor(0, 0, 0, 170)))
+        for box in self.redactions:
+            painter.drawRect(self.box_rect(box))
+        if self._drag_from is not None and self._drag_to is not None:
+            painter.setBrush(QBrush(QColor(0, 0, 0, 90)))
+            painter.drawRect(self.box_rect(QRectF(self._drag_from, self._drag_to).normalized()))
         painter.end()
 
 
@@ -131,6 +201,11 @@ class PdfViewer(Viewer):
         self.tasks = tasks
         self.original = original
         self.renderer: PdfRenderer | None = None
+        self.pages: CasePages | None = None  # the case's OCR words, redactions, passwords (optional)
+        self.doc_id: int | None = None
+        self.doc_type = ""
+        self.redaction_boxes: list[tuple[int, int, QRectF]] = []  # (redaction id, page, box)
+        self.redaction_terms: dict[int, str] = {}  # redaction id → term, for term redactions
         self.sizes: list[tuple[float, float]] = []
         self.hits: list[PageHit] = []
         self.current_hit = -1
@@ -175,6 +250,16 @@ class PdfViewer(Viewer):
         bar.addSpacing(12)
         for w in (self.zoom_out_button, self.zoom_box, self.zoom_in_button):
             bar.addWidget(w)
+        self.redact_button = self._tool(None, "", self._redact_toggled, text="Redact")
+        self.redact_button.setObjectName("redactMode")
+        self.redact_button.setCheckable(True)
+        self.redact_button.setToolTip(
+            "Redaction mode: drag a rectangle over what must not be published; right-click a redaction "
+            "to remove it. Scrubbed exports burn redactions in."
+        )
+        self.redact_button.hide()
+        bar.addSpacing(12)
+        bar.addWidget(self.redact_button)
         bar.addStretch(1)
         self.info = QLabel(self)
         self.info.setEnabled(False)
@@ -197,6 +282,8 @@ class PdfViewer(Viewer):
         self._thumb_timer = QTimer(self, singleShot=True, interval=60, timeout=self._request_thumbnails)
 
         self.canvas = PageCanvas()
+        self.canvas.drawn.connect(self._rect_drawn)
+        self.canvas.menu_requested.connect(self._canvas_menu)
         self.scroll = QScrollArea(self)
         self.scroll.setObjectName("pageArea")
         self.scroll.setWidget(self.canvas)
@@ -221,6 +308,7 @@ class PdfViewer(Viewer):
             (("Ctrl+0",), lambda: self.set_zoom(None)),
             (("PgDown",), lambda: self._page_key(+1)),
             (("PgUp",), lambda: self._page_key(-1)),
+            (("Esc",), lambda: self.set_redact_mode(False) if self.canvas.redact_mode else None),
         )
         for sequences, slot in keys:
             for sequence in sequences:
@@ -258,6 +346,9 @@ class PdfViewer(Viewer):
         """Open the original in the background; `unavailable(reason)` if it cannot be displayed."""
         path = self.original(detail)
         self.release()
+        self.doc_id = detail.summary.id
+        self.doc_type = detail.summary.type
+        password = self.pages.password(detail.summary.id) if self.pages is not None else None
         self._generation += 1
         generation = self._generation
         self._initial = location
@@ -278,7 +369,7 @@ class PdfViewer(Viewer):
             self._pages_known(finder)
 
         def open_() -> tuple[PdfRenderer, list[tuple[float, float]]]:
-            renderer = PdfRenderer(path)
+            renderer = PdfRenderer(path, password)
             return renderer, renderer.page_sizes()
 
         self.tasks.run("render", open_, opened)
@@ -302,6 +393,8 @@ class PdfViewer(Viewer):
             self.tasks.run("render", self.renderer.close)
         self.renderer = None
         self.sizes, self.hits, self.current_hit = [], [], -1
+        self.redaction_boxes, self.redaction_terms = [], {}
+        self.canvas.redactions = []
         self.rendered_page = None
         self._cache.clear()
         self._thumbs_requested.clear()
@@ -327,14 +420,24 @@ class PdfViewer(Viewer):
         self.page = -1
         self.go_to_page(int(start) - 1 if isinstance(start, int) else 0)
         self._thumb_timer.start()
+        can_redact = self.pages is not None and self.pages.writable and self.doc_type == "pdf"
+        self.redact_button.setVisible(can_redact)
+        if not can_redact:
+            self.set_redact_mode(False)
+        self.load_redactions()
         if finder:
-            generation, renderer = self._generation, self.renderer
+            generation, renderer, pages, doc_id = self._generation, self.renderer, self.pages, self.doc_id
             assert renderer is not None
-            self.tasks.run(
-                "render",
-                lambda: renderer.hits(finder),
-                lambda hits, error: self._hits_found(generation, hits, error),
-            )
+
+            def find() -> list[PageHit]:
+                hits = renderer.hits(finder)
+                words = pages.ocr_words(doc_id) if pages is not None and doc_id is not None else {}
+                if words:  # pages read by OCR: box the hits on the scan from the OCR word positions
+                    hits += renderer.ocr_hits(words, finder, hits)
+                    hits.sort(key=lambda h: (h.page, round(h.top), h.left))
+                return hits
+
+            self.tasks.run("render", find, lambda hits, error: self._hits_found(generation, hits, error))
         else:
             self.hits_changed.emit(0, 0)
 
@@ -378,6 +481,7 @@ class PdfViewer(Viewer):
         scale = self.zoom * POINT
         page_hits = [h for h in self.hits if h.page == self.page]
         current = self.hits[self.current_hit] if 0 <= self.current_hit < len(self.hits) else None
+        self.canvas.redactions = [box for _, page, box in self.redaction_boxes if page == self.page]
         self.canvas.set_page(
             QSize(round(w_pt * scale), round(h_pt * scale)),
             scale,
@@ -472,6 +576,7 @@ class PdfViewer(Viewer):
         self.current_hit = index
         if 0 <= index < len(self.hits):
             hit = self.hits[index]
+            self.info.setText("hit read from the scan (OCR)" if hit.ocr else "")
             if hit.page != self.page:
                 self.go_to_page(hit.page)
             else:
@@ -488,6 +593,97 @@ class PdfViewer(Viewer):
         self.scroll.ensureVisible(
             round(box.center().x()), round(box.center().y()), 80, self.scroll.viewport().height() // 3
         )
+
+    # -- redactions --------------------------------------------------------------------------------
+    def set_redact_mode(self, on: bool) -> None:
+        self.redact_button.setChecked(on)
+        self.canvas.set_redact_mode(on)
+        if on:
+            self.status_message.emit("Redaction mode: drag over what must be blacked out in published copies")
+
+    def _redact_toggled(self) -> None:
+        self.set_redact_mode(self.redact_button.isChecked())
+
+    def load_redactions(self) -> None:
+        """Read this document's redactions and box them on the pages (after any change)."""
+        pages, renderer, doc_id, generation = self.pages, self.renderer, self.doc_id, self._generation
+        if pages is None or renderer is None or doc_id is None:
+            return
+
+        Read = tuple[list[tuple[int, int, QRectF]], dict[int, str]]
+
+        def done(result: Read | None, error: BaseException | None) -> None:
+            if generation != self._generation:
+                return
+            if error is not None:
+                log.warning("redactions could not be shown: %s", error)
+            self.redaction_boxes, self.redaction_terms = result or ([], {})
+            self._layout_page()
+
+        def read() -> Read:
+            stored = pages.redactions(doc_id)
+            terms = {r["id"]: r["term"] for r in stored if r.get("term")}
+            return renderer.redaction_boxes(stored), terms
+
+        self.tasks.run("render", read, done)
+
+    def _rect_drawn(self, box: QRectF) -> None:
+        pages, renderer, doc_id, page = self.pages, self.renderer, self.doc_id, self.page
+        if pages is None or renderer is None or doc_id is None or not pages.writable:
+            return
+
+        def stored(_id: Any, error: BaseException | None) -> None:
+            if error is not None:
+                self.status_message.emit(f"The redaction was not saved: {error}")
+                return
+            self.status_message.emit(f"Redaction added on page {page + 1}")
+            self.load_redactions()
+
+        def converted(rect: tuple[float, float, float, float] | None, error: BaseException | None) -> None:
+            if error is not None or rect is None:
+                self.status_message.emit(f"The redaction was not saved: {error}")
+                return
+            self.tasks.run("io", lambda: pages.add_rect(doc_id, page + 1, rect), stored)
+
+        self.tasks.run("render", lambda: renderer.to_page_rect(page, box), converted)
+
+    def redaction_at(self, point: QPointF) -> int | None:
+        """The id of the redaction under a point of the current page (points), if any."""
+        for red_id, page, box in self.redaction_boxes:
+            if page == self.page and box.adjusted(-1, -1, 1, 1).contains(point):
+                return red_id
+        return None
+
+    def remove_redaction(self, redaction_id: int) -> None:
+        pages = self.pages
+        if pages is None or not pages.writable:
+            return
+
+        def done(_r: Any, error: BaseException | None) -> None:
+            if error is not None:
+                self.status_message.emit(f"The redaction was not removed: {error}")
+                return
+            self.status_message.emit("Redaction removed")
+            self.load_redactions()
+
+        self.tasks.run("io", lambda: pages.remove(redaction_id), done)
+
+    def redaction_menu(self, point: QPointF) -> QMenu | None:
+        """The right-click menu for a point of the current page (points): "Remove Redaction" over one."""
+        red_id = self.redaction_at(point)
+        if red_id is None or self.pages is None or not self.pages.writable:
+            return None
+        menu = QMenu(self)
+        term = self.redaction_terms.get(red_id)
+        remove = menu.addAction(f"Remove Redaction of “{term}” (every match)" if term else "Remove Redaction")
+        remove.triggered.connect(lambda: self.remove_redaction(red_id))
+        return menu
+
+    def _canvas_menu(self, point: QPointF, global_pos: QPoint) -> None:
+        menu = self.redaction_menu(point)
+        if menu is not None:
+            menu.exec(global_pos)
+            menu.deleteLater()
 
     # -- thumbnails --------------------------------------------------------------------------------
     def _request_thumbnails(self) -> None:

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import bisect
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pymupdf
 from PySide6.QtCore import QRectF
 from PySide6.QtGui import QImage, QPainter
 
+from app.ocr import hit_boxes
 from ui.highlight import HitFinder
 
 log = logging.getLogger(__name__)
@@ -31,6 +34,7 @@ class PageHit:
 
     page: int  # 0-based
     boxes: tuple[QRectF, ...]
+    ocr: bool = False  # found in the OCR words of a scan, not in a text layer
 
     @property
     def top(self) -> float:
@@ -48,14 +52,18 @@ class PdfOpenError(Exception):
 class PdfRenderer:
     """One open PDF; every method must run on the render lane's thread."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, password: str | None = None) -> None:
         try:
             self.doc = pymupdf.open(path)
         except Exception as exc:  # PyMuPDF raises several kinds for damaged files
             raise PdfOpenError(f"this PDF cannot be displayed: {exc}") from exc
-        if self.doc.needs_pass:
+        if self.doc.needs_pass and password:
+            self.doc.authenticate(password)  # the password a reporter gave for it in this session
+        if self.doc.is_encrypted:
             self.doc.close()
-            raise PdfOpenError("this PDF is encrypted; its pages cannot be displayed")
+            raise PdfOpenError(
+                "this PDF is encrypted; its pages cannot be displayed (File → Enter Password… opens it)"
+            )
         if not self.doc.is_pdf and self.doc.page_count == 0:
             self.doc.close()
             raise PdfOpenError("this file has no pages to display")
@@ -102,6 +110,59 @@ class PdfRenderer:
         for page in self.doc:
             out += page_hits(page, finder)
         return out
+
+    def ocr_hits(
+        self, pages: dict[int, list[Any]], finder: HitFinder, text_hits: Sequence[PageHit] = ()
+    ) -> list[PageHit]:
+        """Hits on OCR'd pages (1-based page → `app.ocr.WordBox`es), boxes scaled to the displayed page;
+        a hit the page's text layer already boxed at the same place (a stamp over a scan) is left out."""
+        if not finder:
+            return []
+        out = []
+        for number in sorted(pages):
+            index = number - 1
+            if not 0 <= index < self.doc.page_count:
+                continue
+            rect = self.doc[index].rect
+            known = [b for h in text_hits if h.page == index for b in h.boxes]
+            for boxes in hit_boxes(pages[number], finder.spans):
+                shown = tuple(
+                    QRectF(x0 * rect.width, y0 * rect.height, (x1 - x0) * rect.width, (y1 - y0) * rect.height)
+                    for x0, y0, x1, y1 in boxes
+                )
+                if not any(box.intersects(k) for box in shown for k in known):
+                    out.append(PageHit(index, shown, ocr=True))
+        return out
+
+    def redaction_boxes(self, redactions: list[dict[str, Any]]) -> list[tuple[int, int, QRectF]]:
+        """(redaction id, 0-based page, box as displayed) for stored redactions: rectangles, and every
+        match of a term redaction, as the scrubbed export will burn them in."""
+        out: list[tuple[int, int, QRectF]] = []
+        for red in redactions:
+            if red.get("rect"):
+                index = int(red["page"]) - 1
+                if 0 <= index < self.doc.page_count:
+                    out.append((red["id"], index, self._shown(self.doc[index], pymupdf.Rect(*red["rect"]))))
+            elif red.get("term"):
+                for page in self.doc:
+                    for rect in page.search_for(red["term"]):
+                        out.append((red["id"], page.number, self._shown(page, rect)))
+        return out
+
+    def to_page_rect(self, index: int, shown: QRectF) -> tuple[float, float, float, float]:
+        """A box drawn on the displayed page → the page's own coordinates (as redactions are stored)."""
+        page = self.doc[index]
+        rect = pymupdf.Rect(shown.left(), shown.top(), shown.right(), shown.bottom())
+        if page.rotation:
+            rect = rect * page.derotation_matrix
+        rect.normalize()
+        return (round(rect.x0, 2), round(rect.y0, 2), round(rect.x1, 2), round(rect.y1, 2))
+
+    @staticmethod
+    def _shown(page: pymupdf.Page, rect: pymupdf.Rect) -> QRectF:
+        shown = rect * page.rotation_matrix if page.rotation else pymupdf.Rect(rect)
+        shown.normalize()
+        return QRectF(shown.x0, shown.y0, shown.width, shown.height)
 
     def close(self) -> None:
         self.doc.close()
