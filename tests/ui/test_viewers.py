@@ -170,3 +170,18 @@ def test_email_view_shows_headers_body_and_opens_attachments(qtbot) -> None:
         rect = viewer.attachments.visualItemRect(viewer.attachments.item(0))
         qtbot.mouseClick(viewer.attachments.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     assert opened.args == [8]
+
+
+def test_history_describes_every_audited_action_in_words() -> None:
+    from app.review.service import AuditEntry
+    from ui.review.history import describe
+
+    def line(action: str, **detail: object) -> str:
+        return describe(AuditEntry(1, "2026-01-01T00:00:00", "ana", action, 7, detail))
+
+    assert line("redaction_add", page=2, rect=[0, 0, 10, 10], term=None) == "drew a redaction on page 2"
+    assert line("redaction_add", page=None, rect=[], term="Panda") == "redacted every “Panda”"
+    assert line("redaction_remove", redaction=3) == "removed a redaction"
+    assert "kept follow-up (the bundle's)" in line("conflict_resolve", kept="follow_up", choice="bundle")
+    assert line("unlock", status="ok").startswith("unlocked it with a password")
+    assert line("status", old="unreviewed", new="not_relevant") == "status unreviewed → not relevant"

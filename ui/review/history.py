@@ -56,6 +56,20 @@ def describe(entry: AuditEntry) -> str:
             return f"dismissed a suggested link to {d.get('other')} ({d.get('detail')})"
         case "delete":
             return "deleted the document"
+        case "redaction_add":
+            if d.get("term"):
+                return f"redacted every “{_short(d.get('term'), 40)}”"
+            return f"drew a redaction on page {d['page']}" if d.get("page") else "drew a redaction"
+        case "redaction_remove":
+            return "removed a redaction"
+        case "conflict_resolve":
+            kept = STATUS_WORDS.get(str(d.get("kept", "")), d.get("kept"))
+            side = {"local": " (this case's)", "bundle": " (the bundle's)"}.get(str(d.get("choice", "")), "")
+            return f"settled a merge conflict: kept {kept}{side}"
+        case "unlock":
+            return "unlocked it with a password and read it again"
+        case "merge":
+            return f"merged the bundle {d.get('bundle')}"
     return entry.action.replace("_", " ")
 
 
