@@ -18,21 +18,33 @@ from types import TracebackType
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
+from app.bundle.export import BundleError
 from app.case import CaseError
 from app.documents import DocumentNotFound
+from app.insights.batch import BatchError
+from app.insights.graph import GraphError
+from app.insights.service import InsightsError
+from app.ocr import OcrError
 from app.pipeline.importer import ImportFailed
 from app.review.service import ReviewError
 from app.search import IndexUnavailable, QueryError
+from app.unlock import UnlockError
 
 log = logging.getLogger(__name__)
 
 USER_ERRORS: tuple[type[BaseException], ...] = (
+    BatchError,
+    BundleError,
     CaseError,
     DocumentNotFound,
+    GraphError,
     ImportFailed,
     IndexUnavailable,
+    InsightsError,
+    OcrError,
     QueryError,
     ReviewError,
+    UnlockError,
 )
 
 

@@ -63,6 +63,18 @@ def test_an_expected_error_shows_its_message_without_a_traceback(qtbot, reporter
     box.close()
 
 
+def test_every_project_error_is_a_one_line_message() -> None:
+    from app.bundle.export import BundleError
+    from app.unlock import UnlockError
+    from ui.errors import user_message
+
+    assert user_message(BundleError("the bundle is damaged: 2 files do not match")) == (
+        "the bundle is damaged: 2 files do not match"
+    )
+    assert user_message(UnlockError("wrong password")) == "wrong password"
+    assert user_message(RuntimeError("a bug")) is None
+
+
 def test_an_exception_in_a_thread_is_reported_on_the_main_thread(qtbot, reporter: ErrorReporter) -> None:
     import threading
 
