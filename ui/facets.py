@@ -1,4 +1,5 @@
-"""Facet filters beside the results: type, year, tag, review status, folder, import state and problems.
+"""Facet filters beside the results: type, year, tag, review status, folder, import state, problems, and the
+entity facets (documents per kind of entity, the most frequent names of each kind) the search counts.
 
 The panel shows the counts of the current search and emits `filters_changed` with the ticked values
 (`{"type": ("pdf",), "problems": (True,)}`), which is what `SearchService.search(filters=…)` takes. Ticked
@@ -39,6 +40,22 @@ EXTRA_LABELS = {
     "money": "Amounts",
     "reference": "References",
 }
+# Values of the "entities" group are kinds: "documents mentioning an email address", ….
+ENTITY_KIND_LABELS = {
+    "person": "People",
+    "org": "Organisations",
+    "company": "Companies",
+    "place": "Places",
+    "email": "Email addresses",
+    "phone": "Phone numbers",
+    "iban": "IBANs",
+    "bic": "BICs",
+    "money": "Amounts",
+    "date": "Dates",
+    "url": "URLs",
+    "ip": "IP addresses",
+    "reference": "References",
+}
 MAX_VALUES = 15
 VALUE_ROLE = Qt.ItemDataRole.UserRole + 1
 STATUS_LABELS = {
@@ -59,6 +76,8 @@ def value_label(group: str, value: str) -> str:
         return STATE_LABELS.get(value, value.replace("_", " ").capitalize())
     if group == "year" and value in ("", "none", "None"):
         return "Undated"
+    if group == "entities":
+        return ENTITY_KIND_LABELS.get(value, value)
     if group == "folder":
         parts = [p for p in value.split(os.sep) if p]
         return os.sep.join(parts[-2:]) if parts else value or "(top level)"

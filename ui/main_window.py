@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from app.pipeline.importer import ImportOptions, ImportSummary, Progress
 from app.services import Services
-from ui import icons
+from ui import bundles, icons, insights
 from ui.errors import ErrorReporter
 from ui.importing import ImportDialog, ProblemsDialog
 from ui.search_bar import syntax_help_html
@@ -63,6 +63,9 @@ KEYBOARD_HELP = (
     ("Ctrl+Shift+M", "write a note"),
     ("Ctrl+L", "link the open document to another"),
     ("Ctrl+I", "import a folder"),
+    ("Ctrl+E", "export a bundle"),
+    ("Ctrl+Shift+E", "the case's entities"),
+    ("Shift+Del", "delete from the case (asks first)"),
 )
 
 
@@ -100,6 +103,8 @@ class MainWindow(QMainWindow):
         self.stack.addWidget(self.welcome)
         self.setCentralWidget(self.stack)
         self._build_menus()
+        self.bundles = bundles.install(self)  # export/merge/conflicts, redactions, OCR, passwords
+        self.insights = insights.install(self)  # entities, mentions, time line, graphs, batch search
         self._build_status_bar()
         self._refresh_recent()
         self._case_actions_enabled(False)

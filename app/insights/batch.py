@@ -22,7 +22,7 @@ import csv
 import io
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from db.models import Document, Part
 from index.analysis import fold
 from index.query import MAX_EXPANSIONS, QueryError, needle_patterns
 
+CELL_LIMIT = 32_767  # characters a spreadsheet cell holds (Excel, LibreOffice)
 COLUMNS = ("term", "query", "documents", "hits", "documents_with_family", "ids", "error")
 _TRUE = {"1", "y", "yes", "true", "x", "phrase", "ja", "oui", "si", "sí"}
 _SPECIAL = re.compile(r"[\"():*?~^\[\]{}+\-\\/!]")
@@ -98,9 +99,28 @@ class BatchResult:
             str(self.documents),
             "" if self.hits is None else str(self.hits),
             str(self.documents_with_family),
-            " ".join(map(str, self.ids)),
+            ids_cell(self.ids),
             self.error,
         ]
+
+
+def ids_cell(ids: Sequence[int], limit: int = CELL_LIMIT) -> str:
+    """The ids separated by spaces; a list longer than a spreadsheet cell holds is cut, with a marker
+    saying how many were left out (the full list is in the JSON report and the app)."""
+    full = " ".join(map(str, ids))
+    if len(full) <= limit:
+        return full
+    kept: list[str] = []
+    size = 0
+    for n, doc_id in enumerate(ids):
+        word = str(doc_id)
+        marker = f" … {len(ids) - n - 1:,} more ids left out"
+        if size + len(word) + 1 + len(marker) + 12 > limit:  # room for a marker with a longer count
+            break
+        kept.append(word)
+        size += len(word) + 1
+    left = len(ids) - len(kept)
+    return " ".join(kept) + f" … {left:,} more ids left out"
 
 
 def _int(value: str, name: str, line: int, allowed: range) -> int:
@@ -180,24 +200,42 @@ def write_report(path: Path | str, results: Sequence[BatchResult]) -> Path:
     return path
 
 
-def batch_search(services: Any, terms: Iterable[BatchTerm]) -> list[BatchResult]:
-    """Run every term through the search service; an invalid term is reported in its row."""
+def batch_search(
+    services: Any,
+    terms: Iterable[BatchTerm],
+    *,
+    on_result: Callable[[int, int, BatchResult], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> list[BatchResult]:
+    """Run every term through the search service; an invalid term is reported in its row.
+
+    `on_result(done, total, result)` is called after each term; when `cancel()` turns true the batch
+    stops and returns the rows done so far.
+    """
     search = services.search
     search.ensure_index()
     family = _Families(services.case)
-    out = []
+    terms = list(terms)
+    out: list[BatchResult] = []
     for t in terms:
-        label = t.term or t.query
-        try:
-            query = t.to_query()
-            ids = search.matching_ids(query)
-            parsed = search.parser.parse(query)
-            hits = _occurrences(services, parsed, ids)
-        except QueryError as exc:
-            out.append(BatchResult(label, _safe_query(t), 0, None, 0, [], str(exc)))
-            continue
-        out.append(BatchResult(label, query, len(ids), hits, len(family.of(ids)), ids))
+        if cancel is not None and cancel():
+            break
+        out.append(_run_term(services, family, t))
+        if on_result is not None:
+            on_result(len(out), len(terms), out[-1])
     return out
+
+
+def _run_term(services: Any, family: _Families, t: BatchTerm) -> BatchResult:
+    label = t.term or t.query
+    try:
+        query = t.to_query()
+        ids = services.search.matching_ids(query)
+        parsed = services.search.parser.parse(query)
+        hits = _occurrences(services, parsed, ids)
+    except QueryError as exc:
+        return BatchResult(label, _safe_query(t), 0, None, 0, [], str(exc))
+    return BatchResult(label, query, len(ids), hits, len(family.of(ids)), ids)
 
 
 def _safe_query(t: BatchTerm) -> str:

@@ -30,6 +30,12 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--offset", type=int, default=0)
     p.add_argument("--hidden", action="store_true", help="include hidden entities")
     p.add_argument("--refresh", action="store_true", help="recompute the entities of every document")
+    p.add_argument(
+        "--phone-region",
+        metavar="CC",
+        help="read phone numbers written without a country code as this country's (US, GB, DE …; the "
+        "case's setting, US unless set); the case's numbers are read again",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_entities)
 
@@ -140,6 +146,9 @@ def _print_json(data: Any) -> None:
 def cmd_entities(args: argparse.Namespace) -> int:
     with _services(args, refresh=False) as services:
         insights = services.insights
+        if args.phone_region:
+            region = insights.set_phone_region(args.phone_region)
+            print(f"Phone numbers without a country code are read as {region} numbers", file=sys.stderr)
         if not services.case.read_only:
             insights.refresh(insights.all_ids() if args.refresh else None)
         table = insights.entity_table(
@@ -153,7 +162,7 @@ def cmd_entities(args: argparse.Namespace) -> int:
         )
         ner_status = insights.ner_status()
     if args.json:
-        _print_json({**table.to_json(), "ner": ner_status})
+        _print_json({**table.to_json(), "ner": ner_status, "phone_region": insights.phone_region()})
         return 0
     shown = f"{args.offset + 1}-{args.offset + len(table.rows)}" if table.rows else "0"
     print(

@@ -31,6 +31,7 @@ from app.insights import ner
 from app.settings import reviewer_name
 from db.models import (
     AuditEntry,
+    CaseSetting,
     Document,
     DocumentEntity,
     DocumentInsights,
@@ -68,6 +69,7 @@ SEARCH_FIELDS = {
 }
 FACET_KINDS = ("person", "org", "company", "place", "email", "phone", "iban", "money", "reference")
 FACET_TOP = 10
+DEFAULT_PHONE_REGION = "US"
 SORTS = {"documents", "-documents", "mentions", "-mentions", "name", "-name", "kind", "-kind"}
 
 
@@ -148,12 +150,51 @@ class InsightsService:
         from app.review import suggest
 
         patterns = self.case.setting("reference_patterns") or suggest.DEFAULT_REFERENCE_PATTERNS
-        region = str(self.case.setting("phone_region") or "US").upper()
-        return ent.Rules(region=region, references=tuple(suggest.compile_patterns(patterns)))
+        return ent.Rules(region=self.phone_region(), references=tuple(suggest.compile_patterns(patterns)))
 
     def version(self) -> str:
+        """What the stored entities were computed with; a change makes every document stale."""
         model = ner.model_name()
-        return ent.RULES_VERSION + (f"+ner:{model}" if model else "")
+        region = self.phone_region()
+        return (
+            ent.RULES_VERSION
+            + (f"+ner:{model}" if model else "")
+            + (f"+phone:{region}" if region != DEFAULT_PHONE_REGION else "")
+        )
+
+    def phone_region(self) -> str:
+        """The region national phone numbers (without a country code) are read for: `US` unless set."""
+        return str(self.case.setting("phone_region") or DEFAULT_PHONE_REGION).upper()
+
+    def set_phone_region(self, region: str) -> str:
+        """Set the case's phone region (ISO 3166 code, e.g. `DE`); audited. Returns the region now set.
+
+        Stored entities were read for the old region, so every document becomes stale and the next
+        `refresh()` (after an import, or the `entities` command) reads its numbers again.
+        """
+        import phonenumbers
+
+        self._writable()
+        code = (region or "").strip().upper()
+        if code not in phonenumbers.SUPPORTED_REGIONS:
+            raise InsightsError(
+                f"unknown phone region {region!r}: use a two-letter country code such as US, GB, DE or CN"
+            )
+        old = self.phone_region()
+        if code == old:
+            return code
+        with self.case.transaction() as s:
+            s.merge(CaseSetting(key="phone_region", value=code))
+            s.add(
+                AuditEntry(
+                    actor=self.reviewer,
+                    action="setting_phone_region",
+                    document_id=None,
+                    detail={"old": old, "new": code},
+                )
+            )
+        self._changed()
+        return code
 
     @staticmethod
     def ner_status() -> dict[str, Any]:
