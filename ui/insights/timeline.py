@@ -47,6 +47,22 @@ def source_color(source: str) -> QColor:
     return QColor(SOURCE_COLORS.get(source, METADATA_COLOR))
 
 
+def legend(sources: dict[str, int]) -> list[tuple[str, str]]:
+    """(colour, label) per colour of the bars: the metadata fields, which share one, in a single entry."""
+    meta = {s.split(":", 1)[1]: n for s, n in sources.items() if s.startswith("metadata:")}
+    entries: list[tuple[str, str]] = []
+    for source, count in sources.items():
+        if not source.startswith("metadata:"):
+            entries.append((source_color(source).name(), f"{source_label(source)}: {count:,}"))
+        elif len(meta) == 1:
+            entries.append((METADATA_COLOR, f"{source_label(source)}: {count:,}"))
+        elif meta:
+            fields = ", ".join(f"{name} {n:,}" for name, n in meta.items())
+            entries.append((METADATA_COLOR, f"metadata: {sum(meta.values()):,} ({fields})"))
+            meta = {}
+    return entries
+
+
 class TimelineChart(QWidget):
     """Bars per bucket; drag to select a range of buckets."""
 
@@ -263,8 +279,8 @@ class TimelineWindow(QDialog):
         self.message.setText("")
         self.chart.set_buckets(data.buckets)
         swatches = " &nbsp; ".join(
-            f"<span style='color:{source_color(s).name()}'>■</span> {html.escape(source_label(s))}: {n:,}"
-            for s, n in data.sources.items()
+            f"<span style='color:{color}'>■</span> {html.escape(label)}"
+            for color, label in legend(data.sources)
         )
         self.sources.setText(
             f"{data.dated:,} dated document{'s' if data.dated != 1 else ''}, {data.undated:,} undated. "

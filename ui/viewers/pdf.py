@@ -709,11 +709,26 @@ class PdfViewer(Viewer):
             for index, image in images:
                 item = self.thumbs.item(index)
                 if item is not None:
-                    pixmap = QPixmap.fromImage(image)
-                    pixmap.setDevicePixelRatio(self.devicePixelRatioF())
-                    item.setIcon(QIcon(pixmap))
+                    item.setIcon(QIcon(_thumbnail(image, self.devicePixelRatioF())))
 
         self.tasks.run("render", lambda: [(i, renderer.thumbnail(i, width)) for i in wanted], done)
+
+
+def _thumbnail(image: QImage, ratio: float) -> QPixmap:
+    """A page's thumbnail, a landscape page centred in a portrait page's height so every item keeps the
+    list's shape (the page number stays a line under the picture)."""
+    pixmap = QPixmap.fromImage(image)
+    pixmap.setDevicePixelRatio(ratio)
+    height = round(image.width() * 1.29)
+    if image.height() >= height:
+        return pixmap
+    slot = QPixmap(image.width(), height)
+    slot.setDevicePixelRatio(ratio)
+    slot.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(slot)
+    painter.drawPixmap(QPointF(0, (height - image.height()) / 2 / ratio), pixmap)
+    painter.end()
+    return slot
 
 
 def _blank_thumbnail(size: QSize) -> QPixmap:
