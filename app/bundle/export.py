@@ -84,6 +84,8 @@ def export_bundle(
     out_path = Path(out_path)
     if out_path.exists() and out_path.is_dir():
         raise BundleError(f"{out_path} is a folder; give a file name such as story.dossier.zip")
+    if not out_path.parent.is_dir():
+        raise BundleError(f"the folder {out_path.parent} does not exist; choose an existing folder")
     with case.reader() as s:
         ids = _selection(s, doc_ids, with_children)
         docs = {d.id: d for d in s.scalars(select(Document).where(Document.id.in_(ids)))}

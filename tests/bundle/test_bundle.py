@@ -254,3 +254,14 @@ def test_cli_export_merge(tmp_path: Path, leak: Path) -> None:
         fh.write(b"XXXX")
     proc = dossier("--case", str(case_b), "merge", str(bad), check=False)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
+
+
+def test_export_to_a_missing_folder_or_a_folder_is_refused_clearly(tmp_path: Path, leak: Path) -> None:
+    a = _case(tmp_path, "a", leak, "ana")
+    ids = [d.id for d in a.documents.iter_summaries()]
+    with pytest.raises(BundleError, match="does not exist"):
+        a.export_bundle(tmp_path / "no" / "such" / "out.dossier.zip", ids)
+    with pytest.raises(BundleError, match="is a folder"):
+        a.export_bundle(tmp_path, ids)
+    assert not list(tmp_path.glob("**/*.part"))
+    a.close()
