@@ -11,6 +11,7 @@ import fcntl
 import getpass
 import logging
 import os
+import shutil
 import socket
 import uuid
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.models import CaseSetting, utcnow
@@ -89,6 +91,11 @@ class Case:
                 case._lock()
                 migrate(case.engine)
                 case._init_settings()
+        except DBAPIError as exc:
+            case.close()
+            raise CaseError(
+                f"cannot open the case database {root / DB_NAME}: {_db_reason(root, exc)}"
+            ) from exc
         except BaseException:
             case.close()
             raise
@@ -158,6 +165,16 @@ class Case:
     def settings(self) -> dict[str, Any]:
         with self.reader() as s:
             return {row.key: row.value for row in s.scalars(select(CaseSetting))}
+
+
+def _db_reason(root: Path, exc: DBAPIError) -> str:
+    """Why SQLite refused: a full disk is the common cause of its bare "disk I/O error"."""
+    try:
+        if shutil.disk_usage(root).free < 1 << 20:
+            return "the disk holding the case is full; free some space and open it again"
+    except OSError:
+        pass
+    return str(exc.orig or exc).strip() or type(exc).__name__
 
 
 def current_user() -> str:

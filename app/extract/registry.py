@@ -36,6 +36,7 @@ EXTRACTORS = (
     "app.extract.email:MboxExtractor",
     "app.extract.email:MsgExtractor",
     "app.extract.archive:ArchiveExtractor",
+    "app.extract.encrypted:EncryptedOfficeExtractor",
 )
 
 # Types we recognise but have no extractor for: stored, hashed and listed with this status and reason.

@@ -15,6 +15,7 @@ from app.pipeline.blobstore import BlobStore
 from app.pipeline.importer import ImportFailed
 from app.services import build_services
 from db.models import Document, ImportRun
+from tests.fixtures.reliability import record
 
 
 @pytest.fixture
@@ -159,3 +160,4 @@ def test_worker_channel_survives_10000_garbled_messages() -> None:
         outcomes.add(result.status)
     assert "crashed" in outcomes and outcomes <= {"ok", "crashed"}
     assert decode_result(task, good, 0.0).status == "ok"
+    record("fault", "worker channel: 10,000 random/truncated messages", f"decoded as {sorted(outcomes)}", 0.0)
