@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from whoosh import query as Q
@@ -31,6 +32,8 @@ from index.query import (
     QueryError,
     QueryParser,
     StoreQuery,
+    matched_expansion_words,
+    matching_docnums,
     needle_patterns,
     replace_store_leaves,
 )
@@ -107,13 +110,95 @@ class VerifyReport:
 
 
 class _Columns:
-    """Per-searcher caches: index docnum → document id and facet values."""
+    """Per-searcher caches: index docnum → document id and facet values (as codes into label lists).
+
+    Read straight from the column files: going through whoosh's per-document column readers took most of
+    a second at 100,000 documents, on the way to a case's first search.
+    """
 
     def __init__(self, searcher: Any) -> None:
         reader = searcher.reader()
-        self.ids = [int(v) if v else 0 for v in reader.column_reader("id")]
-        self.docnum_of = {doc_id: n for n, doc_id in enumerate(self.ids) if doc_id}
-        self.values = {f: list(reader.column_reader(f)) for f in FACET_FIELDS}
+        count = reader.doc_count_all()
+        self.ids = _id_column(reader, count)
+        self.codes: dict[str, np.ndarray] = {}
+        self.labels: dict[str, list[str]] = {}
+        for name in FACET_FIELDS:
+            self.codes[name], self.labels[name] = _column_codes(reader, name, count)
+        self._docnum_of: dict[int, int] | None = None
+
+    @property
+    def docnum_of(self) -> dict[int, int]:
+        """Document id → index docnum (only store-backed fields and filters need it)."""
+        if self._docnum_of is None:
+            self._docnum_of = {doc_id: n for n, doc_id in enumerate(self.ids.tolist()) if doc_id}
+        return self._docnum_of
+
+
+def _column_codes(reader: Any, name: str, count: int) -> tuple[np.ndarray, list[str]]:
+    """One column of every document as (codes, labels): document n holds labels[codes[n]].
+
+    An empty index has no segments, hence no column readers: every array is empty then.
+    """
+    index: dict[bytes, int] = {}
+    codes = np.zeros(count, dtype=np.int64)
+    if count:
+        for segment, offset in reader.leaf_readers():
+            n = segment.doc_count_all()
+            values = _raw_column(segment, name, n)
+            if values is None:
+                values = list(segment.column_reader(name, translate=False))
+            codes[offset : offset + n] = np.fromiter(
+                (index.setdefault(v, len(index)) for v in values), np.int64, n
+            )
+    field = reader.schema[name]
+    labels = [field.from_bytes(v) if isinstance(v, bytes) else str(v) for v in index]
+    return codes, labels
+
+
+def _id_column(reader: Any, count: int) -> np.ndarray:
+    """Index docnum → document id (0 where a document has none)."""
+    parts = []
+    for segment, _offset in reader.leaf_readers() if count else []:
+        values = _raw_column(segment, "id", segment.doc_count_all())
+        if values is not None and all(values):
+            parts.append(np.array(values, dtype=bytes).astype(np.int64))  # every id is decimal digits
+        else:
+            codes, labels = _column_codes(segment, "id", segment.doc_count_all())
+            parts.append(np.array([int(v) if v else 0 for v in labels], dtype=np.int64)[codes])
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+def _raw_column(segment: Any, name: str, n: int) -> list[bytes] | None:
+    """A segment's variable-length column as one bytes value per document, decoded with numpy (whoosh's
+    reader walks every document in Python twice). None when it is not such a column."""
+    from array import array
+
+    from whoosh.columns import VarBytesColumn
+
+    perdoc = getattr(segment, "_perdoc", None)
+    if not isinstance(segment.schema[name].column_type, VarBytesColumn) or perdoc is None:
+        return None
+    if not perdoc.has_column(name):
+        return [b""] * n
+    colfile, base, length = perdoc._get_column_file(name)
+    raw = bytes(colfile.get(base, length))
+    end = length - 1
+    lens_code = chr(raw[end])
+    offsets = None
+
+    def numbers(code: str, stop: int) -> tuple[np.ndarray, int]:
+        size = array(code).itemsize
+        start = stop - size * n
+        kind = "i" if code.islower() else "u"
+        return np.frombuffer(raw, dtype=f">{kind}{size}", count=n, offset=start).astype(np.int64), start
+
+    if lens_code == "X":
+        lens_code, offsets_code = chr(raw[end - 2]), chr(raw[end - 1])
+        offsets, end = numbers(offsets_code, end - 2)
+    lengths, _ = numbers(lens_code, end)
+    if offsets is None:
+        offsets = np.concatenate(([0], np.cumsum(lengths)[:-1])) if n else lengths
+    return [raw[o : o + ln] for o, ln in zip(offsets.tolist(), lengths.tolist(), strict=True)]
 
 
 class SearchService:
@@ -256,23 +341,29 @@ class SearchService:
             columns = self._column_cache(searcher)
             q = self._resolve_store_leaves(parsed, columns)
             q = self._apply_filters(q, filters or {}, columns)
-            kwargs: dict[str, Any] = {"limit": offset + limit if limit else 1, "terms": True}
+            # Whoosh ranks the page (skipping blocks that cannot reach it); the matching set, for the total
+            # and the facets, is computed once with array operations. Results.__len__ would run the query
+            # a second time, and recording matched terms (`terms=True`) visits every match.
+            kwargs: dict[str, Any] = {"limit": offset + limit if limit else 1}
+            if parsed.expands:
+                # Block-quality skipping costs more than it saves over a union of many expanded terms
+                # (checking the tree's bounds at every step); scoring every match gives the same page.
+                kwargs["optimize"] = False
             if sort in ("date", "-date"):
                 kwargs["sortedby"] = sorting.FieldFacet("sortdate", reverse=sort == "-date")
             elif sort in ("name", "-name"):
                 kwargs["sortedby"] = sorting.FieldFacet("name", reverse=sort == "-name")
             results = searcher.search(q, **kwargs)
-            page = [
-                (hit.docnum, hit.score, _matched_words(hit)) for hit in list(results)[offset : offset + limit]
+            page = [(hit.docnum, hit.score) for hit in results[offset : offset + limit]] if limit else []
+            docset = matching_docnums(searcher, q)
+            total = len(docset)
+            reader = searcher.reader()
+            expanded = [
+                matched_expansion_words(reader, parsed, docnum) if snippets and parsed.expands else []
+                for docnum, _ in page
             ]
-            docset: set[int] | None = None
-            if facets:
-                docset = set(searcher.docs_for_query(q))
-                total = len(docset)
-            else:
-                total = len(results)
-        hits = self._hits(parsed, page, columns, snippets) if page else []
-        facet_counts = self._facets(docset, columns) if docset is not None else {}
+        hits = self._hits(parsed, page, columns, snippets, expanded) if page else []
+        facet_counts = self._facets(docset, columns) if facets else {}
         return SearchResults(
             query=text,
             total=total,
@@ -290,7 +381,7 @@ class SearchService:
         with self.index.searcher() as searcher:
             columns = self._column_cache(searcher)
             q = self._resolve_store_leaves(parsed, columns)
-            return sorted(columns.ids[n] for n in searcher.docs_for_query(q))
+            return sorted(columns.ids[matching_docnums(searcher, q)].tolist())
 
     # -- internals ---------------------------------------------------------------------------------
     def _column_cache(self, searcher: Any) -> _Columns:
@@ -331,21 +422,26 @@ class SearchService:
                 raise QueryError(f"unknown filter {name!r}")
         return clauses[0] if len(clauses) == 1 else Q.And(clauses)
 
-    def _facets(self, docset: set[int], columns: _Columns) -> dict[str, dict[str, int]]:
+    def _facets(self, docset: np.ndarray, columns: _Columns) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
         for name in FACET_FIELDS:
-            values = columns.values[name]
-            out[name] = dict(Counter(values[n] for n in docset).most_common())
-        ids = {columns.ids[n] for n in docset}
+            out[name] = _count_codes(columns.codes[name][docset], columns.labels[name])
+        # Frozen: the entity facets key their shared cache on frozenset(ids), which is then free.
+        ids = frozenset(columns.ids[docset].tolist())
         with self.case.reader() as s:
             for name, facet in self.store_facets.items():
                 out[name] = facet(s, ids)
         return out
 
     def _hits(
-        self, parsed: ParsedQuery, page: list[tuple[int, float, list[str]]], columns: _Columns, snippets: bool
+        self,
+        parsed: ParsedQuery,
+        page: list[tuple[int, float]],
+        columns: _Columns,
+        snippets: bool,
+        expanded: list[list[str]],
     ) -> list[Hit]:
-        ids = [columns.ids[docnum] for docnum, _, _ in page]
+        ids = [int(columns.ids[docnum]) for docnum, _ in page]
         with self.case.reader() as s:
             docs = {d.id: d for d in s.scalars(select(Document).where(Document.id.in_(ids)))}
             paths: dict[int, list[str]] = {}
@@ -353,15 +449,26 @@ class SearchService:
                 select(Source.document_id, Source.path).where(Source.document_id.in_(ids)).order_by(Source.id)
             ):
                 paths.setdefault(doc_id, []).append(path)
+            parts: dict[int, list[Any]] = {}
+            if snippets:
+                for row in s.execute(
+                    select(
+                        Part.document_id, Part.id, Part.ordinal, Part.kind, Part.label, Part.text, Part.origin
+                    )
+                    .where(Part.document_id.in_(ids))
+                    .order_by(Part.document_id, Part.ordinal)
+                ):
+                    parts.setdefault(row[0], []).append(row[1:])
             hits = []
-            for (_, score, matched), doc_id in zip(page, ids, strict=True):
+            for (_, score), doc_id, words in zip(page, ids, expanded, strict=True):
                 doc = docs.get(doc_id)
                 if doc is None:  # in the index but no longer in the store: `verify` reports it
                     continue
                 snippet, locations = ("", [])
                 if snippets:
-                    extra = matched if parsed.expands else []
-                    snippet, locations = _snippet_and_locations(s, doc, needle_patterns(parsed, extra))
+                    snippet, locations = _snippet_and_locations(
+                        s, parts.get(doc_id, []), needle_patterns(parsed, words)
+                    )
                 hits.append(
                     Hit(
                         id=doc.id,
@@ -478,32 +585,29 @@ def _status_facet(s: Session, ids: set[int]) -> dict[str, int]:
 # -- snippets and locations -------------------------------------------------------------------------
 
 
-def _matched_words(hit: Any) -> list[str]:
-    """Terms of prefix/fuzzy/wildcard expansions that matched this hit (to mark them too)."""
-    words = []
-    try:
-        for fieldname, btext in hit.matched_terms():
-            if fieldname in ("content", "title"):
-                words.append(btext.decode("utf-8") if isinstance(btext, bytes) else str(btext))
-    except Exception:  # matched_terms is only available when the search recorded terms
-        pass
-    return words
+def _count_codes(codes: np.ndarray, labels: list[str]) -> dict[str, int]:
+    """Label → count, the most frequent first; ties in the order they first occur (as Counter does)."""
+    if not len(codes):
+        return {}
+    present, first, counts = np.unique(codes, return_index=True, return_counts=True)
+    order = np.lexsort((first, -counts))
+    return {labels[present[i]]: int(counts[i]) for i in order}
 
 
-def _snippet_and_locations(s: Session, doc: Document, pattern: Any) -> tuple[str, list[dict[str, Any]]]:
+def _snippet_and_locations(
+    s: Session, parts: Sequence[Any], pattern: Any
+) -> tuple[str, list[dict[str, Any]]]:
+    """`parts`: the document's (id, ordinal, kind, label, text, origin) rows, in order."""
     from index.analysis import fold
 
-    parts = s.execute(
-        select(Part.id, Part.ordinal, Part.kind, Part.label, Part.text, Part.origin)
-        .where(Part.document_id == doc.id)
-        .order_by(Part.ordinal)
-    ).all()
     if pattern is None:
-        first = next((p for p in parts if p.text), None)
-        return (html.escape(_shorten(first.text)) if first else ""), []
+        first = next((p for p in parts if p[4]), None)
+        return (html.escape(_shorten(first[4])) if first else ""), []
     snippet = ""
     locations: list[dict[str, Any]] = []
     for part_id, _ordinal, kind, label, text, origin in parts:
+        if snippet and len(locations) >= MAX_LOCATIONS:
+            break  # nothing more to show: do not fold and search the rest of a long document
         if not text:
             continue
         folded = fold(text)
@@ -538,8 +642,8 @@ def _snippet_and_locations(s: Session, doc: Document, pattern: Any) -> tuple[str
             locations[-1]["label"] += " (OCR)"
     if not snippet:
         # The match was in metadata (title, author, headers) rather than the text.
-        first = next((p for p in parts if p.text), None)
-        snippet = html.escape(_shorten(first.text)) if first else ""
+        first = next((p for p in parts if p[4]), None)
+        snippet = html.escape(_shorten(first[4])) if first else ""
     return snippet, locations
 
 

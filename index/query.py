@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
+import numpy as np
 from whoosh import query as Q
+from whoosh.filedb.structfile import BufferFile
 from whoosh.qparser import (
     FuzzyTermPlugin,
     GtLtPlugin,
@@ -25,6 +28,73 @@ from whoosh.searching import Searcher
 
 from index.analysis import IDENT_RE, fold, normalise_ident
 from index.schema import INSIGHT_FIELDS, STORE_FIELDS, build_schema
+
+
+class _MemoryFile:
+    """A read-only file over a memoryview, without copying it.
+
+    Whoosh opens each part of a compound segment (the term dictionary, the postings …) as a BufferFile over
+    the memory-mapped segment, whose BytesIO copies the whole part into memory: every reader opened (the
+    health check, each searcher) copied most of the index, which made opening a large case take seconds.
+    """
+
+    def __init__(self, buf: Any) -> None:
+        self._buf = memoryview(buf).cast("B")
+        self._pos = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        start = self._pos
+        end = len(self._buf) if size is None or size < 0 else min(len(self._buf), start + size)
+        self._pos = max(start, end)
+        return self._buf[start:end].tobytes()
+
+    def readinto(self, target: Any) -> int:
+        data = self.read(len(memoryview(target).cast("B")))
+        memoryview(target).cast("B")[: len(data)] = data
+        return len(data)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        start = self._pos
+        limit = len(self._buf) if size is None or size < 0 else min(len(self._buf), start + size)
+        end = start
+        buf = self._buf
+        while end < limit:
+            end += 1
+            if buf[end - 1] == 10:
+                break
+        self._pos = end
+        return buf[start:end].tobytes()
+
+    def __iter__(self):  # noqa: ANN204
+        while line := self.readline():
+            yield line
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        self._pos = max(0, pos if whence == 0 else self._pos + pos if whence == 1 else len(self._buf) + pos)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def write(self, data: bytes) -> int:
+        raise OSError("read-only")
+
+    def close(self) -> None:
+        self._buf = memoryview(b"")
+
+
+def _buffer_file_init(self: Any, buf: Any, name: str | None = None, onclose: Any = None) -> None:
+    self._buf = buf
+    self._name = name
+    self.file = _MemoryFile(buf)
+    self.onclose = onclose
+    self.is_real = False
+    self.is_closed = False
+
+
+if getattr(BufferFile.__init__, "__name__", "") == "__init__":
+    BufferFile.__init__ = _buffer_file_init  # type: ignore[method-assign]
+
 
 # Bounded term expansion: prefix, wildcard and fuzzy queries keep the most frequent matching terms.
 MAX_EXPANSIONS = 64
@@ -53,15 +123,33 @@ class QueryError(ValueError):
 
 
 class BoundedExpansion:
-    """Mixin: expand to at most MAX_EXPANSIONS terms, the most frequent first."""
+    """Mixin: expand to at most MAX_EXPANSIONS terms, the most frequent first.
+
+    Expansions are cached on the reader, which lives as long as one searcher generation: walking the term
+    dictionary (and, for fuzzy terms, computing edit distances) is the costly part, and a query expands
+    several times (ranking, counting, marking the matched words).
+    """
+
+    def _expansion_key(self) -> tuple[Any, ...]:
+        return (type(self).__name__, self.field(), self.text)  # type: ignore[attr-defined]
 
     def _btexts(self, ixreader: IndexReader):  # noqa: ANN202
+        cache = _reader_cache(ixreader, "expansions")
+        key = self._expansion_key()
+        cached = cache.get(key)
+        if cached is not None:
+            return cached
         terms = list(super()._btexts(ixreader))  # type: ignore[misc]
-        if len(terms) <= MAX_EXPANSIONS:
-            return terms
-        field = self.field()  # type: ignore[attr-defined]
-        terms.sort(key=lambda t: ixreader.doc_frequency(field, t), reverse=True)
-        return terms[:MAX_EXPANSIONS]
+        if len(terms) > MAX_EXPANSIONS:
+            field = self.field()  # type: ignore[attr-defined]
+            terms.sort(key=lambda t: ixreader.doc_frequency(field, t), reverse=True)
+            terms = terms[:MAX_EXPANSIONS]
+        cache[key] = terms
+        return terms
+
+    def docs(self, searcher: Searcher):  # noqa: ANN201
+        terms = [t for t in self._btexts(searcher.reader()) if t]
+        return iter(union_ids(searcher.reader(), self.field(), terms).tolist())  # type: ignore[attr-defined]
 
 
 class BoundedPrefix(BoundedExpansion, Q.Prefix):
@@ -73,7 +161,148 @@ class BoundedWildcard(BoundedExpansion, Q.Wildcard):
 
 
 class BoundedFuzzy(BoundedExpansion, Q.FuzzyTerm):
-    pass
+    def _expansion_key(self) -> tuple[Any, ...]:
+        return (*super()._expansion_key(), self.maxdist, self.prefixlength)
+
+
+def _reader_cache(reader: IndexReader, name: str) -> dict[Any, Any]:
+    """A dict that lives and dies with `reader` (a new searcher generation starts empty)."""
+    caches = reader.__dict__.setdefault("_dossier_caches", {})
+    return caches.setdefault(name, {})
+
+
+# Posting lists kept per reader for expansions (counted and then checked per hit), up to this many numbers.
+MAX_CACHED_POSTINGS = 4_000_000
+
+
+def posting_ids(reader: IndexReader, fieldname: str, btext: bytes) -> np.ndarray:
+    """One term's document numbers within a segment reader, ascending, deleted documents left out."""
+    cache = _reader_cache(reader, "postings")
+    key = (fieldname, btext)
+    ids = cache.get(key)
+    if ids is not None:
+        return ids
+    ids = _read_posting_ids(reader, fieldname, btext)
+    held = cache.get("_size", 0) + len(ids)
+    if held > MAX_CACHED_POSTINGS:
+        cache.clear()
+        held = len(ids)
+    cache[key] = ids
+    cache["_size"] = held
+    return ids
+
+
+def _read_posting_ids(reader: IndexReader, fieldname: str, btext: bytes) -> np.ndarray:
+    from whoosh.codec.whoosh3 import W3LeafMatcher
+    from whoosh.matching import FilterMatcher
+
+    if (fieldname, btext) not in reader:
+        return np.empty(0, np.int64)
+    m = reader.postings(fieldname, btext)
+    deleted = None
+    if isinstance(m, FilterMatcher):
+        deleted, m = m._ids, m.child
+    if isinstance(m, W3LeafMatcher):
+        # A block at a time (the matcher's own decoded arrays), not a posting at a time.
+        blocks = []
+        while m.is_active():
+            if m._ids is None:
+                m._read_ids()
+            blocks.append(np.asarray(m._ids, dtype=np.int64)[m._i :])
+            m._next_block()
+        ids = np.concatenate(blocks) if blocks else np.empty(0, np.int64)
+    else:
+        ids = np.fromiter(m.all_ids(), np.int64)
+    if deleted:
+        ids = ids[~np.isin(ids, np.fromiter(deleted, np.int64, len(deleted)))]
+    return ids
+
+
+def union_ids(reader: IndexReader, fieldname: str, btexts: list[bytes]) -> np.ndarray:
+    """Documents holding any of the terms, ascending."""
+    parts = [posting_ids(reader, fieldname, t) for t in btexts]
+    return np.unique(np.concatenate(parts)) if parts else np.empty(0, np.int64)
+
+
+def matched_expansion_words(reader: IndexReader, parsed: ParsedQuery, docnum: int) -> list[str]:
+    """The words of the query's prefix, wildcard and fuzzy expansions (not under NOT) that document
+    `docnum` holds in its text or title: what it matched, to mark in its snippet."""
+    words: list[str] = []
+    for segment, offset in reader.leaf_readers():
+        local = docnum - offset
+        if not 0 <= local < segment.doc_count_all():
+            continue
+        for q in parsed.expansions:
+            if q.field() not in SEARCH_FIELDS:
+                continue
+            for btext in q._btexts(segment):
+                ids = posting_ids(segment, q.field(), btext)
+                i = int(np.searchsorted(ids, local))
+                if i < len(ids) and ids[i] == local:
+                    words.append(btext.decode("utf-8") if isinstance(btext, bytes) else str(btext))
+    return words
+
+
+def live_docnums(reader: IndexReader) -> np.ndarray:
+    """Every undeleted document number of `reader`, ascending (cached with the reader)."""
+    cache = _reader_cache(reader, "live")
+    if "all" not in cache:
+        count = reader.doc_count_all()
+        if reader.has_deletions():
+            cache["all"] = np.fromiter(reader.all_doc_ids(), np.int64)
+        else:
+            cache["all"] = np.arange(count, dtype=np.int64)
+    return cache["all"]
+
+
+def matching_docnums(searcher: Searcher, q: Q.Query) -> np.ndarray:
+    """Every document number matching `q`, ascending: the documents `docs_for_query` yields, with set
+    operations on arrays where whoosh would step through the matchers one document at a time."""
+    if searcher.subsearchers:
+        parts = [_docnums(sub, q) + offset for sub, offset in searcher.subsearchers]
+        return np.concatenate(parts) if parts else np.empty(0, np.int64)
+    return _docnums(searcher, q)
+
+
+def _docnums(searcher: Searcher, q: Q.Query) -> np.ndarray:
+    reader = searcher.reader()
+    kind = type(q)
+    if isinstance(q, DocSetQuery):
+        return np.asarray(q._local(searcher), dtype=np.int64)
+    if kind is Q.Every and not q.fieldname:
+        return live_docnums(reader)
+    if kind is Q.Term:
+        field = searcher.schema[q.fieldname] if q.fieldname in searcher.schema else None
+        if field is None:
+            return np.empty(0, np.int64)
+        try:
+            btext = field.to_bytes(q.text)
+        except ValueError:
+            return np.empty(0, np.int64)
+        if (q.fieldname, btext) not in reader:
+            return np.empty(0, np.int64)
+        return _read_posting_ids(reader, q.fieldname, btext)
+    if isinstance(q, BoundedExpansion):
+        return union_ids(reader, q.field(), [t for t in q._btexts(reader) if t])
+    if kind is Q.Not:
+        return np.setdiff1d(live_docnums(reader), _docnums(searcher, q.query), assume_unique=True)
+    if kind is Q.AndNot:
+        return np.setdiff1d(_docnums(searcher, q.a), _docnums(searcher, q.b), assume_unique=True)
+    if kind is Q.AndMaybe:
+        return _docnums(searcher, q.a)
+    if kind is Q.Require:
+        return np.intersect1d(_docnums(searcher, q.a), _docnums(searcher, q.b), assume_unique=True)
+    if kind is Q.And and q.subqueries:
+        out = _docnums(searcher, q.subqueries[0])
+        for sub in q.subqueries[1:]:
+            if not len(out):
+                break
+            out = np.intersect1d(out, _docnums(searcher, sub), assume_unique=True)
+        return out
+    if kind in (Q.Or, Q.DisjunctionMax) and not getattr(q, "minmatch", 0):
+        parts = [_docnums(searcher, sub) for sub in q.subqueries]
+        return np.unique(np.concatenate(parts)) if parts else np.empty(0, np.int64)
+    return np.fromiter(q.docs(searcher), np.int64)
 
 
 class StoreQuery(Q.Query):
@@ -162,6 +391,7 @@ class ParsedQuery:
     ident_needles: list[str] = field(default_factory=list)  # normalised identifiers
     store_leaves: list[StoreQuery] = field(default_factory=list)
     expands: bool = False  # has prefix/wildcard/fuzzy terms: mark the words they matched in each hit
+    expansions: list[BoundedExpansion] = field(default_factory=list)  # those not under NOT
 
 
 _QUOTED = re.compile(r'"[^"]*"')
@@ -256,14 +486,18 @@ class QueryParser:
             return q
         if isinstance(q, (Q.FuzzyTerm, Q.Prefix, Q.Wildcard)):
             parsed.expands = True
+        bounded: BoundedExpansion | None = None
         if isinstance(q, Q.FuzzyTerm):
-            return BoundedFuzzy(
+            bounded = BoundedFuzzy(
                 q.fieldname, q.text, boost=q.boost, maxdist=q.maxdist, prefixlength=q.prefixlength
             )
-        if isinstance(q, Q.Prefix):
-            return BoundedPrefix(q.fieldname, q.text, boost=q.boost)
-        if isinstance(q, Q.Wildcard):
-            return BoundedWildcard(q.fieldname, q.text, boost=q.boost)
+        elif isinstance(q, Q.Prefix):
+            bounded = BoundedPrefix(q.fieldname, q.text, boost=q.boost)
+        elif isinstance(q, Q.Wildcard):
+            bounded = BoundedWildcard(q.fieldname, q.text, boost=q.boost)
+        if bounded is not None:
+            parsed.expansions.append(bounded)
+            return bounded  # type: ignore[return-value]
         if isinstance(q, Q.Term):
             if q.fieldname == "type":
                 aliases = TYPE_ALIASES.get(str(q.text).lower())

@@ -63,8 +63,6 @@ class ResultSource:
         self.review = review
 
     def page(self, request: SearchRequest, offset: int, limit: int, with_facets: bool) -> ResultPage:
-        if self.search.index.doc_count() == 0:  # a new case: nothing to search (and no columns to read)
-            return ResultPage(request, offset, 0, [], {}, 0.0)
         results = self.search.search(
             request.text,
             limit=limit,

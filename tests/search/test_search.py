@@ -217,3 +217,17 @@ def test_damaged_index_is_rebuilt(services) -> None:
     services.search.ensure_index()
     assert services.search.index.health().state == "ok"
     assert titles(services, "WO-2017-0413") == {"Work order WO-2017-0413"}
+
+
+def test_empty_case_searches_and_facets_to_nothing(tmp_path) -> None:  # noqa: ANN001
+    services = build_services(tmp_path / "case", create=True)
+    try:
+        services.search.ensure_index()
+        for query in ("*", "contract", "contr*", "status:relevant", "tag:x"):
+            res = services.search.search(query, filters={"type": ["pdf"]} if query == "*" else None)
+            assert (res.total, res.hits) == (0, [])
+            assert not any(res.facets.values())
+        assert services.search.search("*", facets=False, snippets=False).total == 0
+        assert services.search.matching_ids("contract") == []
+    finally:
+        services.close()
