@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,14 +38,28 @@ class Services:
         on_progress: Callable[[Progress], None] | None = None,
     ) -> ImportSummary:
         self.search.ensure_index()
-        importer = Importer(self.case, options, index=self.search, on_progress=on_progress, cancel=cancel)
+        featured: list[int] = []
+        search, review = self.search, self.review
+
+        class AfterCommit:
+            """The importer's index sink: indexes a batch, then computes its suggestion features, on the
+            importer's indexing thread, so both overlap extraction instead of following the import."""
+
+            def index_documents(self, doc_ids: Sequence[int]) -> None:
+                search.index_documents(doc_ids)
+                try:
+                    featured.extend(review.refresh_features(doc_ids))
+                except Exception:  # derived; whatever is missed is stale and recomputed below
+                    log.exception("computing suggestion features failed")
+
+        importer = Importer(self.case, options, index=AfterCommit(), on_progress=on_progress, cancel=cancel)
         summary = importer.run(paths)
         try:
             self.search.index.write([], merge=True)  # fold the import's small segments together
         except Exception:
             log.exception("merging index segments failed; the index stays usable")
         try:
-            self.review.refresh_suggestions()
+            self.review.refresh_suggestions(changed=featured)
         except Exception:  # suggestions are derived; a failure must not fail the import
             log.exception("computing link suggestions failed")
         self.insights.refresh_after_import()  # entities of changed documents (logs, never raises)

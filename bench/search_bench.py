@@ -6,6 +6,7 @@ Run from the repository root:
     .venv/bin/python bench/search_bench.py --docs 10000 --docs 100000
     .venv/bin/python bench/search_bench.py --docs 100000 --json
     .venv/bin/python bench/search_bench.py --profile slowest        # cProfile the slowest query kind
+    .venv/bin/python bench/search_bench.py --docs 100000 --keep /tmp/search-bench   # build once, then reuse
 
 For each size N:
 
@@ -45,6 +46,7 @@ import os
 import pstats
 import random
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -576,9 +578,11 @@ def bench_size(count: int, vocabulary: list[str], args: argparse.Namespace) -> d
     from app.services import build_services
 
     report: dict[str, Any] = {"docs": count, "cpu_count": os.cpu_count()}
-    load_start = os.getloadavg()[0]
     say = (lambda msg: None) if args.json else (lambda msg: print(msg, file=sys.stderr, flush=True))
-    with tempfile.TemporaryDirectory(prefix="dossier-search-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="dossier-search-bench-") as scratch:
+        tmp = scratch
+        if args.keep:
+            tmp = str(args.keep / str(count))
         say(f"[{count:,}] generating documents …")
         t0 = time.perf_counter()
         docs = generate(count, vocabulary)
@@ -586,7 +590,15 @@ def bench_size(count: int, vocabulary: list[str], args: argparse.Namespace) -> d
         text_bytes = sum(len(d.body.encode("utf-8")) for d in docs)
         report["text_mb"] = text_bytes / MB
         case_dir = Path(tmp) / "case"
+        kept = _kept_report(Path(tmp)) if args.keep else None
+        if kept is not None:
+            say(f"[{count:,}] reusing the case and bare index in {tmp}")
+            report.update(kept)
+            return _bench_queries(count, docs, vocabulary, args, report, case_dir, Path(tmp) / "bare", say)
 
+        if args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)  # a partial build from an interrupted run
+            Path(tmp).mkdir(parents=True)
         say(f"[{count:,}] writing case rows …")
         services = build_services(case_dir, create=True)
         t0 = time.perf_counter()
@@ -624,56 +636,90 @@ def bench_size(count: int, vocabulary: list[str], args: argparse.Namespace) -> d
         report["indexing"]["ratio_docs_per_s"] = (indexed / ours_s) / (count / bare_s)
         report["indexing"]["ratio_docs_per_cpu_s"] = (indexed / ours_cpu) / (count / bare_cpu)
         report["case_db_mb"] = (case_dir / "case.db").stat().st_size / MB
+        if args.keep:
+            _save_kept_report(Path(tmp), report)
+        return _bench_queries(count, docs, vocabulary, args, report, case_dir, bare_dir, say)
 
-        queries = make_queries(docs, vocabulary, args.runs)
-        report["queries"] = {k: v[:5] for k, v in queries.items()}
-        del docs
 
-        say(f"[{count:,}] query latency …")
-        services = build_services(case_dir)
-        bare = BareSearch(bare_dir)
-        search = services.search
+KEPT_REPORT = "build-report.json"
+KEPT_KEYS = ("store_s", "indexing", "case_db_mb")
 
-        def ours(q: str) -> int:
-            return search.search(q, limit=20).total
 
-        def lean(q: str) -> int:
-            return search.search(q, limit=20, facets=False, snippets=False).total
+def _kept_report(folder: Path) -> dict[str, Any] | None:
+    """The build figures of a case kept by an earlier `--keep` run, or None when there is none to reuse."""
+    try:
+        kept = json.loads((folder / KEPT_REPORT).read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return kept if (folder / "case" / "case.db").is_file() and (folder / "bare").is_dir() else None
 
-        for q in ("contract", "payment report", '"annual report"', "tower*"):  # warm caches
-            ours(q)
-            bare.search(q, "term")
-        latency: dict[str, Any] = {}
-        for kind in KINDS:
-            timed = time_queries(
-                {"ours": ours, "lean": lean, "bare": lambda q, kind=kind: bare.search(q, kind)}, queries[kind]
-            )
-            ours_t, lean_t, bare_t = timed["ours"], timed["lean"], timed["bare"]
-            latency[kind] = {
-                "ours_p50": percentile(ours_t["ms"], 50),
-                "ours_p95": percentile(ours_t["ms"], 95),
-                "ours_cpu_p50": percentile(ours_t["cpu_ms"], 50),
-                "ours_cpu_p95": percentile(ours_t["cpu_ms"], 95),
-                "lean_p50": percentile(lean_t["ms"], 50),
-                "lean_p95": percentile(lean_t["ms"], 95),
-                "bare_p50": percentile(bare_t["ms"], 50),
-                "bare_p95": percentile(bare_t["ms"], 95),
-                "bare_cpu_p95": percentile(bare_t["cpu_ms"], 95),
-                "ours_hits_median": statistics.median(ours_t["totals"]),
-                "bare_hits_median": statistics.median(bare_t["totals"]),
-            }
-        report["latency"] = latency
 
-        profile_kind = args.profile
-        if profile_kind == "slowest":
-            profile_kind = max(latency, key=lambda k: latency[k]["ours_p95"])
-        if profile_kind:
-            report["profile"] = {"kind": profile_kind, "text": profile_queries(ours, queries[profile_kind])}
-        bare.close()
-        services.close()
+def _save_kept_report(folder: Path, report: dict[str, Any]) -> None:
+    (folder / KEPT_REPORT).write_text(json.dumps({k: report[k] for k in KEPT_KEYS}), "utf-8")
 
-        say(f"[{count:,}] open the case and search, in a fresh process …")
-        report["first_search"] = run_first_search(case_dir, queries["term"][0])
+
+def _bench_queries(
+    count: int,
+    docs: list[SynthDoc],
+    vocabulary: list[str],
+    args: argparse.Namespace,
+    report: dict[str, Any],
+    case_dir: Path,
+    bare_dir: Path,
+    say: Callable[[str], None],
+) -> dict[str, Any]:
+    from app.services import build_services
+
+    load_start = os.getloadavg()[0]
+    queries = make_queries(docs, vocabulary, args.runs)
+    report["queries"] = {k: v[:5] for k, v in queries.items()}
+    del docs
+
+    say(f"[{count:,}] query latency …")
+    services = build_services(case_dir)
+    bare = BareSearch(bare_dir)
+    search = services.search
+
+    def ours(q: str) -> int:
+        return search.search(q, limit=20).total
+
+    def lean(q: str) -> int:
+        return search.search(q, limit=20, facets=False, snippets=False).total
+
+    for q in ("contract", "payment report", '"annual report"', "tower*"):  # warm caches
+        ours(q)
+        bare.search(q, "term")
+    latency: dict[str, Any] = {}
+    for kind in KINDS:
+        timed = time_queries(
+            {"ours": ours, "lean": lean, "bare": lambda q, kind=kind: bare.search(q, kind)}, queries[kind]
+        )
+        ours_t, lean_t, bare_t = timed["ours"], timed["lean"], timed["bare"]
+        latency[kind] = {
+            "ours_p50": percentile(ours_t["ms"], 50),
+            "ours_p95": percentile(ours_t["ms"], 95),
+            "ours_cpu_p50": percentile(ours_t["cpu_ms"], 50),
+            "ours_cpu_p95": percentile(ours_t["cpu_ms"], 95),
+            "lean_p50": percentile(lean_t["ms"], 50),
+            "lean_p95": percentile(lean_t["ms"], 95),
+            "bare_p50": percentile(bare_t["ms"], 50),
+            "bare_p95": percentile(bare_t["ms"], 95),
+            "bare_cpu_p95": percentile(bare_t["cpu_ms"], 95),
+            "ours_hits_median": statistics.median(ours_t["totals"]),
+            "bare_hits_median": statistics.median(bare_t["totals"]),
+        }
+    report["latency"] = latency
+
+    profile_kind = args.profile
+    if profile_kind == "slowest":
+        profile_kind = max(latency, key=lambda k: latency[k]["ours_p95"])
+    if profile_kind:
+        report["profile"] = {"kind": profile_kind, "text": profile_queries(ours, queries[profile_kind])}
+    bare.close()
+    services.close()
+
+    say(f"[{count:,}] open the case and search, in a fresh process …")
+    report["first_search"] = run_first_search(case_dir, queries["term"][0])
     report["load_average"] = [load_start, os.getloadavg()[0]]
     return report
 
@@ -770,6 +816,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--profile", metavar="KIND", choices=[*KINDS, "slowest"], help="cProfile our search for one kind"
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        metavar="DIR",
+        help="build each size's case and bare index in DIR/N and reuse them when present (query figures only)",
+    )
     parser.add_argument("--first-search", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--query", default="", help=argparse.SUPPRESS)
     return parser.parse_args(argv)

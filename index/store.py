@@ -111,19 +111,32 @@ class SearchIndex:
         return self._ix
 
     # -- writing -----------------------------------------------------------------------------------
-    def write(self, docs: Iterable[IndexDoc], *, delete_ids: Iterable[int] = (), merge: bool = False) -> int:
-        """Add or replace documents and commit. The caller is the single writer (the importer thread)."""
+    def write(self, docs: Iterable[IndexDoc], *, delete_ids: Iterable[int] = (), merge: bool = True) -> int:
+        """Add or replace documents and commit. The caller is the single writer (the importer thread).
+
+        Commits let Whoosh's default policy merge small segments (logarithmic total cost): without it an
+        import of many batches leaves one segment per batch, and every lookup, delete and open of a reader
+        then walks all of them, which made long imports quadratic in time and memory.
+        """
         with self._lock:
             writer = self.ix.writer(limitmb=256, procs=1)
-            count = _fill(writer, docs, delete_ids)
-            writer.commit(merge=merge)
+            try:
+                count = _fill(writer, docs, delete_ids, replace=True)
+                writer.commit(merge=merge)
+            except BaseException:
+                _abandon(writer)  # else its lock stays held and no later write can start
+                raise
             self._invalidate()
             return count
 
     def optimize(self) -> None:
         with self._lock:
             writer = self.ix.writer()
-            writer.commit(optimize=True)
+            try:
+                writer.commit(optimize=True)
+            except BaseException:
+                _abandon(writer)
+                raise
             self._invalidate()
 
     def _invalidate(self) -> None:
@@ -151,7 +164,9 @@ class SearchIndex:
 
     def indexed_ids(self) -> set[int]:
         with self.searcher() as s:
-            return {int(v) for v in s.reader().column_reader("id") if v}
+            reader = s.reader()
+            ids = reader.column_reader("id")  # the column keeps deleted documents: skip them
+            return {int(ids[n]) for n in reader.all_doc_ids() if ids[n]}
 
     # -- rebuild -----------------------------------------------------------------------------------
     def rebuild(self, docs: Iterable[IndexDoc]) -> int:
@@ -183,15 +198,35 @@ class SearchIndex:
         return count
 
 
-def _fill(writer: SegmentWriter, docs: Iterable[IndexDoc], delete_ids: Iterable[int]) -> int:
+def _abandon(writer: SegmentWriter) -> None:
+    """Give up a writer whose commit failed (a full disk): close its files and release the index lock."""
+    try:
+        writer.cancel()
+    except Exception:
+        writer.writelock.release()
+
+
+def _fill(
+    writer: SegmentWriter, docs: Iterable[IndexDoc], delete_ids: Iterable[int], *, replace: bool = False
+) -> int:
+    """Add `docs`; with `replace`, first delete what the index already holds under each id.
+
+    One reader serves every lookup, and a document the index has never seen (most of an import) is added
+    without `update_document`'s search-and-delete.
+    """
     for doc_id in delete_ids:
         writer.delete_by_term("id", str(doc_id))
+    # The writer's own searcher is cached and closed with the writer; it sees the committed segments.
+    searcher = writer.searcher() if replace else None
+    reader = searcher.reader() if searcher is not None else None
     count = 0
     for doc in docs:
         fields = doc.fields()
         content = fields["content"]
         if isinstance(content, str) and len(content) > MAX_INDEXED_CHARS:
             fields["content"] = fields["ident"] = content[:MAX_INDEXED_CHARS]
-        writer.update_document(**fields)
+        if reader is not None and ("id", fields["id"]) in reader:
+            writer.delete_by_term("id", fields["id"], searcher=searcher)
+        writer.add_document(**fields)
         count += 1
     return count

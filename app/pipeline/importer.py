@@ -46,6 +46,57 @@ class IndexSink(Protocol):
     def index_documents(self, doc_ids: Sequence[int]) -> None: ...
 
 
+# Least time between two index passes: a Whoosh commit costs about as much per distinct term as per
+# document, so a few large commits are far cheaper than one per store batch.
+INDEX_INTERVAL_S = 2.0
+
+
+class _IndexFeeder:
+    """Indexes committed documents on a thread of its own, so extraction and storing never wait for it.
+
+    Ids committed while a pass runs are gathered into the next one. `close` indexes what is left and
+    waits, so an import returns searchable. A failure is logged, never fatal: the index is derived, and
+    documents it missed are indexed when the case is next opened (their indexed revision lags).
+    """
+
+    def __init__(self, sink: IndexSink, interval: float = INDEX_INTERVAL_S) -> None:
+        self.sink = sink
+        self.interval = interval
+        self.cond = threading.Condition()
+        self.pending: dict[int, None] = {}  # ordered, without repeats
+        self.closed = False
+        self.thread = threading.Thread(target=self._loop, name="dossier-index", daemon=True)
+        self.thread.start()
+
+    def add(self, ids: Sequence[int]) -> None:
+        with self.cond:
+            self.pending.update(dict.fromkeys(ids))
+            self.cond.notify()
+
+    def close(self) -> None:
+        with self.cond:
+            self.closed = True
+            self.cond.notify()
+        self.thread.join()
+
+    def _loop(self) -> None:
+        last = time.monotonic()
+        while True:
+            with self.cond:
+                while not self.pending and not self.closed:
+                    self.cond.wait()
+                while not self.closed and (wait := last + self.interval - time.monotonic()) > 0:
+                    self.cond.wait(wait)
+                if not self.pending:
+                    return
+                ids, self.pending = list(self.pending), {}
+            try:
+                self.sink.index_documents(ids)
+            except Exception:
+                log.exception("indexing %d documents failed; `reindex` will repair the index", len(ids))
+            last = time.monotonic()
+
+
 @dataclass(frozen=True)
 class ImportOptions:
     workers: int = field(default_factory=lambda: max(1, os.cpu_count() or 2))
@@ -214,6 +265,7 @@ class _Run:
         self.skipped: list[Skipped] = []
         self.current = ""
         self.last_progress = 0.0
+        self.feeder: _IndexFeeder | None = None
 
     # -- driver ------------------------------------------------------------------------------------
     def execute(self) -> ImportSummary:
@@ -230,8 +282,10 @@ class _Run:
             status="running",
         )
         self.session.add(run)
-        self.session.commit()
+        self._commit()  # a full disk already here is the same clear error
         self.run_id = run.id
+        if self.imp.index is not None:
+            self.feeder = _IndexFeeder(self.imp.index)
         interrupted = False
         failed = False
         pool: WorkerPool | None = None
@@ -240,7 +294,7 @@ class _Run:
             found = self._discover()
             self._resume_pending()
             self._queue_redo()
-            pool = WorkerPool(self.opts.workers, self.opts.limits)
+            pool = WorkerPool(self.opts.workers, self.opts.limits, prefetch=2)
             files = iter(found)
             exhausted = False
             while True:
@@ -277,10 +331,12 @@ class _Run:
             try:
                 self._commit()
                 summary = self._finish(run.id, interrupted, failed)
-            except ImportFailed:
+            except (ImportFailed, OperationalError):  # recording a failed run fails too: keep the first error
                 if not failed:
                     raise
             finally:
+                if self.feeder is not None:
+                    self.feeder.close()
                 self.session.close()
                 shutil.rmtree(self.imp.work_root, ignore_errors=True)
         return summary
@@ -638,11 +694,8 @@ class _Run:
             raise
         self.last_commit = time.monotonic()
         ids, self.uncommitted = self.uncommitted, []
-        if ids and self.imp.index is not None:
-            try:
-                self.imp.index.index_documents(ids)
-            except Exception:  # the index is derived: a failure here is repaired by reindex, never fatal
-                log.exception("indexing %d documents failed; `reindex` will repair the index", len(ids))
+        if ids and self.feeder is not None:
+            self.feeder.add(ids)
 
     def _finish(self, run_id: int, interrupted: bool, failed: bool = False) -> ImportSummary:
         s = self.session

@@ -14,6 +14,7 @@ import multiprocessing
 import os
 import signal
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
@@ -176,17 +177,32 @@ def _apply_rlimits(memory_mb: int) -> None:
 class _Worker:
     process: multiprocessing.process.BaseProcess
     conn: Connection
-    task: Task | None = None
-    started: float = 0.0
+    # Sent and not yet answered, in order: the first is being extracted, the rest wait in the pipe.
+    tasks: deque[Task] = field(default_factory=deque)
+    started: float = 0.0  # when the first task started (its deadline counts from here)
     deadline: float = 0.0
+
+    @property
+    def task(self) -> Task | None:
+        return self.tasks[0] if self.tasks else None
+
+    def begin(self, timeout_s: float) -> None:
+        self.started = time.monotonic()
+        self.deadline = self.started + timeout_s
 
 
 @dataclass
 class WorkerPool:
-    """N worker processes; `submit` a task to an idle one, `collect` finished results."""
+    """N worker processes; `submit` a task to an idle one, `collect` finished results.
+
+    With `prefetch` > 1 a worker is sent its next task while it extracts the current one, so it starts
+    on it the moment it is done instead of waiting for the supervisor's thread (busy storing and indexing
+    results) to notice. The deadline of a task counts from when the one before it was answered.
+    """
 
     size: int
     limits: Limits = field(default_factory=Limits)
+    prefetch: int = 1  # tasks a worker may hold at once
     _workers: list[_Worker] = field(default_factory=list)
     _ctx: Any = None
 
@@ -208,20 +224,31 @@ class WorkerPool:
 
     @property
     def idle(self) -> int:
-        return sum(1 for w in self._workers if w.task is None)
+        """How many more tasks can be submitted now."""
+        return sum(max(0, self._depth - len(w.tasks)) for w in self._workers)
 
     @property
     def busy(self) -> int:
-        return len(self._workers) - self.idle
+        """Workers holding at least one task."""
+        return sum(1 for w in self._workers if w.tasks)
+
+    @property
+    def _depth(self) -> int:
+        return max(1, self.prefetch)
 
     def running(self) -> list[Task]:
-        return [w.task for w in self._workers if w.task is not None]
+        return [t for w in self._workers for t in w.tasks]
 
     def submit(self, task: Task) -> None:
-        worker = next(w for w in self._workers if w.task is None)
-        worker.task = task
-        worker.started = time.monotonic()
-        worker.deadline = worker.started + self.limits.timeout_s
+        # The least loaded worker: an empty one first, so every worker is busy before any holds two.
+        worker = min((w for w in self._workers if len(w.tasks) < self._depth), key=lambda w: len(w.tasks))
+        if not worker.tasks:
+            worker.begin(self.limits.timeout_s)
+        worker.tasks.append(task)
+        self._send(worker, task)
+
+    @staticmethod
+    def _send(worker: _Worker, task: Task) -> None:
         try:
             worker.conn.send_bytes(task.to_json())
         except (OSError, ValueError):
@@ -229,7 +256,7 @@ class WorkerPool:
 
     def collect(self, timeout: float) -> list[Result]:
         """Wait up to `timeout` for results; enforce deadlines; replace dead or killed workers."""
-        busy = [w for w in self._workers if w.task is not None]
+        busy = [w for w in self._workers if w.tasks]
         if not busy:
             time.sleep(min(timeout, 0.05))
             return []
@@ -241,19 +268,25 @@ class WorkerPool:
         ready = set(wait(handles, timeout=wait_for))
         results: list[Result] = []
         for index, w in enumerate(self._workers):
-            task = w.task
-            if task is None:
+            if not w.tasks:
                 continue
-            elapsed = time.monotonic() - w.started
             if w.conn in ready:
-                try:
-                    payload = w.conn.recv_bytes(MAX_MESSAGE_BYTES)
-                except (EOFError, OSError):
-                    payload = None
-                if payload is not None:
-                    results.append(decode_result(task, payload, elapsed))
-                    w.task = None
+                # Every answer already in the pipe, in order; each one starts the clock of the next task.
+                while w.tasks:
+                    try:
+                        if not w.conn.poll():
+                            break
+                        payload = w.conn.recv_bytes(MAX_MESSAGE_BYTES)
+                    except (EOFError, OSError):
+                        break
+                    task = w.tasks.popleft()
+                    results.append(decode_result(task, payload, time.monotonic() - w.started))
+                    if w.tasks:
+                        w.begin(self.limits.timeout_s)
+                if not w.tasks:
                     continue
+            task = w.tasks[0]
+            elapsed = time.monotonic() - w.started
             if w.process.sentinel in ready or not w.process.is_alive():
                 w.process.join(1)
                 results.append(Result(task.task_id, *_death_reason(w.process.exitcode), duration_s=elapsed))
@@ -271,10 +304,18 @@ class WorkerPool:
         return results
 
     def _replace(self, index: int) -> None:
+        """Kill the worker (its first task is answered by the caller); its waiting tasks go to a new one."""
         old = self._workers[index]
         _kill(old.process)
         old.conn.close()
-        self._workers[index] = self._start()
+        fresh = self._start()
+        self._workers[index] = fresh
+        waiting = list(old.tasks)[1:]
+        if waiting:
+            fresh.begin(self.limits.timeout_s)
+            for task in waiting:
+                fresh.tasks.append(task)
+                self._send(fresh, task)
 
     def close(self) -> None:
         for w in self._workers:
@@ -282,7 +323,7 @@ class WorkerPool:
                 w.conn.close()
             except OSError:
                 pass
-            if w.task is not None:
+            if w.tasks:
                 _kill(w.process)
         for w in self._workers:
             w.process.join(2)

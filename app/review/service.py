@@ -625,22 +625,42 @@ class ReviewService:
         return out
 
     # -- suggestions -------------------------------------------------------------------------------
-    def refresh_suggestions(self, doc_ids: Sequence[int] | None = None) -> int:
-        """Recompute features of changed documents and propose links involving them."""
+    def refresh_features(self, doc_ids: Sequence[int] | None = None) -> list[int]:
+        """Recompute the suggestion features of changed documents (default: every stale one); their ids."""
         if self.case.read_only:
-            return 0
+            return []
         patterns = suggest.compile_patterns(
             self.case.setting("reference_patterns") or suggest.DEFAULT_REFERENCE_PATTERNS
         )
         with self.case.reader() as s:
             ids = list(doc_ids) if doc_ids is not None else suggest.stale_feature_ids(s)
-        created = 0
+        changed: list[int] = []
         for start in range(0, len(ids), 200):
             with self.case.transaction() as s:
-                changed = suggest.refresh_features(s, ids[start : start + 200], patterns)
-            if changed:
-                with self.case.transaction() as s:
-                    created += suggest.refresh_suggestions(s, changed)
+                changed += suggest.refresh_features(s, ids[start : start + 200], patterns)
+        return changed
+
+    def refresh_suggestions(
+        self, doc_ids: Sequence[int] | None = None, *, changed: Sequence[int] = ()
+    ) -> int:
+        """Recompute features of changed documents and propose links involving them.
+
+        `changed`: documents whose features were already recomputed (`refresh_features`, run while an
+        import was still going) and still need their suggestions.
+        """
+        if self.case.read_only:
+            return 0
+        # Features first, then suggestions, so every document's references are read once for the whole
+        # list rather than once per batch.
+        todo = list(dict.fromkeys([*changed, *self.refresh_features(doc_ids)]))
+        if not todo:
+            return 0
+        with self.case.reader() as s:
+            holders = suggest.reference_holders(s)
+        created = 0
+        for start in range(0, len(todo), 200):
+            with self.case.transaction() as s:
+                created += suggest.refresh_suggestions(s, todo[start : start + 200], holders)
         return created
 
     def accept_suggestion(self, suggestion_id: int, relation: str | None = None) -> LinkInfo:

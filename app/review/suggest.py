@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from itertools import combinations
 
 import numpy as np
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, tuple_
 from sqlalchemy.orm import Session
 
 from db.models import Document, DocumentBand, DocumentFeatures, Part, Suggestion
@@ -114,36 +114,77 @@ def stale_feature_ids(s: Session) -> list[int]:
 
 
 def refresh_features(s: Session, doc_ids: Iterable[int], patterns: Sequence[re.Pattern[str]]) -> list[int]:
-    """Compute features of documents whose text changed since; return the ids recomputed."""
-    changed: list[int] = []
-    for doc_id, revision, status in s.execute(
-        select(Document.id, Document.revision, Document.status).where(Document.id.in_(list(doc_ids)))
-    ):
-        feat = s.get(DocumentFeatures, doc_id)
-        if feat is not None and feat.revision == revision:
-            continue
-        text = "\n".join(
-            t
-            for t in s.scalars(select(Part.text).where(Part.document_id == doc_id).order_by(Part.ordinal))
-            if t
+    """Compute features of documents whose text changed since; return the ids recomputed.
+
+    Reads and writes the whole batch at once (no per-document queries, nothing flushed mid-way).
+    """
+    ids = list(doc_ids)
+    if not ids:
+        return []
+    features = {
+        f.document_id: f
+        for f in s.scalars(select(DocumentFeatures).where(DocumentFeatures.document_id.in_(ids)))
+    }
+    stale = [
+        (doc_id, revision, status)
+        for doc_id, revision, status in s.execute(
+            select(Document.id, Document.revision, Document.status).where(Document.id.in_(ids))
         )
+        if doc_id not in features or features[doc_id].revision != revision
+    ]
+    if not stale:
+        return []
+    changed = [doc_id for doc_id, _, _ in stale]
+    texts: dict[int, list[str]] = defaultdict(list)
+    for doc_id, text in s.execute(
+        select(Part.document_id, Part.text)
+        .where(Part.document_id.in_(changed))
+        .order_by(Part.document_id, Part.ordinal)
+    ):
+        if text:
+            texts[doc_id].append(text)
+    # Everything is computed before the first write, so the transaction holds SQLite's write lock only
+    # for the writes (an import storing its batches meanwhile is not held up).
+    computed = []
+    for doc_id, revision, status in stale:
+        text = "\n".join(texts.pop(doc_id, ()))
         sig = signature(text) if status == "ok" else None
         refs = references(text, patterns) if status == "ok" else []
+        computed.append((doc_id, revision, sig, refs))
+    s.execute(delete(DocumentBand).where(DocumentBand.document_id.in_(changed)))
+    band_rows: list[dict[str, object]] = []
+    for doc_id, revision, sig, refs in computed:
+        feat = features.get(doc_id)
         if feat is None:
             feat = DocumentFeatures(document_id=doc_id)
             s.add(feat)
         feat.revision = revision
         feat.references = refs
         feat.signature = sig.tobytes() if sig is not None else None
-        s.execute(delete(DocumentBand).where(DocumentBand.document_id == doc_id))
         if sig is not None:
-            s.add_all(DocumentBand(document_id=doc_id, band=i, value=v) for i, v in enumerate(bands(sig)))
-        changed.append(doc_id)
+            band_rows += ({"document_id": doc_id, "band": i, "value": v} for i, v in enumerate(bands(sig)))
+    if band_rows:
+        s.execute(DocumentBand.__table__.insert(), band_rows)
     return changed
 
 
-def refresh_suggestions(s: Session, doc_ids: Sequence[int]) -> int:
-    """Create open suggestions involving these documents (existing decisions are kept). Returns new ones."""
+def reference_holders(s: Session) -> dict[str, set[int]]:
+    """Every reference of the case → the documents carrying it (one pass over the features)."""
+    holders: dict[str, set[int]] = defaultdict(set)
+    for doc_id, refs in s.execute(select(DocumentFeatures.document_id, DocumentFeatures.references)):
+        for ref in refs or []:
+            holders[ref].add(doc_id)
+    return holders
+
+
+def refresh_suggestions(
+    s: Session, doc_ids: Sequence[int], holders: dict[str, set[int]] | None = None
+) -> int:
+    """Create open suggestions involving these documents (existing decisions are kept). Returns new ones.
+
+    `holders` (from `reference_holders`, current for these documents) saves reading every document's
+    references again when a long list is done in batches.
+    """
     if not doc_ids:
         return 0
     created = 0
@@ -172,13 +213,11 @@ def refresh_suggestions(s: Session, doc_ids: Sequence[int]) -> int:
     ):
         wanted.update(refs or [])
     if wanted:
-        holders: dict[str, set[int]] = defaultdict(set)
-        for doc_id, refs in s.execute(select(DocumentFeatures.document_id, DocumentFeatures.references)):
-            for ref in refs or []:
-                if ref in wanted:
-                    holders[ref].add(doc_id)
+        if holders is None:
+            holders = reference_holders(s)
+        holders = {ref: holders[ref] for ref in wanted if ref in holders}
         touched = set(doc_ids)
-        for ref, ids in holders.items():
+        for ref, ids in sorted(holders.items()):
             if 2 <= len(ids) <= MAX_DOCS_PER_REFERENCE:
                 for a, b in combinations(sorted(ids), 2):
                     if a in touched or b in touched:
@@ -192,21 +231,38 @@ def refresh_suggestions(s: Session, doc_ids: Sequence[int]) -> int:
             )
         ).all()
     )
+    # One query for the bands of the batch, then one per chunk of (band, value) pairs (indexed).
+    mine: dict[tuple[int, str], list[int]] = defaultdict(list)
+    for doc_id, band, value in s.execute(
+        select(DocumentBand.document_id, DocumentBand.band, DocumentBand.value).where(
+            DocumentBand.document_id.in_(list(sigs))
+        )
+    ):
+        mine[(band, value)].append(doc_id)
+    candidates: dict[int, set[int]] = defaultdict(set)
+    pairs = sorted(mine)
+    for start in range(0, len(pairs), 400):
+        for other, band, value in s.execute(
+            select(DocumentBand.document_id, DocumentBand.band, DocumentBand.value).where(
+                tuple_(DocumentBand.band, DocumentBand.value).in_(pairs[start : start + 400])
+            )
+        ):
+            for doc_id in mine[(band, value)]:
+                if other != doc_id:
+                    candidates[doc_id].add(other)
+    others = sorted({o for found in candidates.values() for o in found} - set(sigs))
+    other_sigs: dict[int, bytes | None] = {}
+    for start in range(0, len(others), 500):
+        other_sigs.update(
+            s.execute(
+                select(DocumentFeatures.document_id, DocumentFeatures.signature).where(
+                    DocumentFeatures.document_id.in_(others[start : start + 500])
+                )
+            ).all()
+        )
     for doc_id, sig in sigs.items():
-        mine = (
-            select(DocumentBand.band, DocumentBand.value).where(DocumentBand.document_id == doc_id).subquery()
-        )
-        candidates = set(
-            s.scalars(
-                select(DocumentBand.document_id)
-                .join(mine, (DocumentBand.band == mine.c.band) & (DocumentBand.value == mine.c.value))
-                .where(DocumentBand.document_id != doc_id)
-            )
-        )
-        for other in candidates:
-            other_sig = sigs.get(other) or s.scalar(
-                select(DocumentFeatures.signature).where(DocumentFeatures.document_id == other)
-            )
+        for other in candidates.get(doc_id, ()):
+            other_sig = sigs.get(other) or other_sigs.get(other)
             if other_sig is None:
                 continue
             score = similarity(sig, other_sig)
