@@ -52,7 +52,26 @@ class Services:
                 except Exception:  # derived; whatever is missed is stale and recomputed below
                     log.exception("computing suggestion features failed")
 
-        importer = Importer(self.case, options, index=AfterCommit(), on_progress=on_progress, cancel=cancel)
+        insights = self.insights
+
+        class Derived:
+            """The importer's derived-data sink: entities and suggestion features read by the workers,
+            stored with each batch (what does not arrive is computed by the refreshes below)."""
+
+            def rules(self) -> dict[str, Any]:
+                return {
+                    "references": review.reference_patterns(),
+                    "features": True,
+                    **insights.worker_rules(),
+                }
+
+            def store(self, session: Any, items: Sequence[tuple[int, int, dict[str, Any]]]) -> None:
+                insights.store_derived(session, items)
+                featured.extend(review.store_derived(session, items))
+
+        importer = Importer(
+            self.case, options, index=AfterCommit(), derive=Derived(), on_progress=on_progress, cancel=cancel
+        )
         summary = importer.run(paths)
         try:
             self.search.index.write([], merge=True)  # fold the import's small segments together

@@ -114,14 +114,25 @@ def normalise_ident(raw: str) -> str:
     return _SPACES.sub("", fold(raw)).rstrip(".")
 
 
+_DIGIT_OR_AT = re.compile(r"[\d@]")
+
+
 def identifiers(text: str) -> Iterator[str]:
-    """Every identifier-like string in `text`, normalised."""
-    for match in IDENT_RE.finditer(text):
-        raw = match.group(0)
-        if "@" in raw or _HAS_DIGIT.search(raw):
-            ident = normalise_ident(raw)
-            if len(ident) >= 4:
-                yield ident
+    """Every identifier-like string in `text`, normalised.
+
+    No identifier spans a line break and every one holds a digit or an "@", so only the lines that hold one
+    are scanned: the same matches, for a fraction of the scanning of running text.
+    """
+    has_candidate = _DIGIT_OR_AT.search
+    for line in text.splitlines():
+        if not has_candidate(line):
+            continue
+        for match in IDENT_RE.finditer(line):
+            raw = match.group(0)
+            if "@" in raw or _HAS_DIGIT.search(raw):
+                ident = normalise_ident(raw)
+                if len(ident) >= 4:
+                    yield ident
 
 
 class IdentTokenizer(Tokenizer):

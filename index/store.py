@@ -63,7 +63,7 @@ class SearchIndex:
         if self.case_id and marker.get("case_id") not in ("", self.case_id):
             return Health("damaged", "index belongs to another case")
         try:
-            ix = whoosh_index.open_dir(str(self.path))
+            ix = whoosh_index.open_dir(str(self.path), schema=build_schema())
             with ix.searcher() as s:
                 count = s.doc_count()
                 # Touch the term dictionary and a posting list of every segment: catches truncated files.
@@ -85,7 +85,7 @@ class SearchIndex:
                 if not create:
                     raise IndexUnavailable("the search index is missing")
                 self._create(self.path)
-            self._ix = whoosh_index.open_dir(str(self.path))
+            self._ix = whoosh_index.open_dir(str(self.path), schema=build_schema())
 
     def _create(self, path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
@@ -174,7 +174,7 @@ class SearchIndex:
         fresh = self.path.with_name(self.path.name + ".new")
         shutil.rmtree(fresh, ignore_errors=True)
         self._create(fresh)
-        ix = whoosh_index.open_dir(str(fresh))
+        ix = whoosh_index.open_dir(str(fresh), schema=build_schema())
         writer = ix.writer(limitmb=512, procs=1)
         try:
             count = _fill(writer, docs, ())

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from app.case import Case
 from app.insights import entities as ent
 from app.insights import ner
+from app.insights.finds import DocFinds, document_finds, meta_text
 from app.settings import reviewer_name
 from db.models import (
     AuditEntry,
@@ -46,11 +47,7 @@ from index.analysis import fold
 log = logging.getLogger(__name__)
 
 BATCH = 200
-MAX_POSITIONS = 50  # mentions kept per entity and document (the count is exact)
 PASSAGE = 70  # characters either side of a mention
-# Metadata fields scanned for entities, and address headers read for people and addresses.
-META_TEXT_FIELDS = ("title", "subject", "author", "company", "keywords", "description", "comments", "manager")
-META_ADDRESS_FIELDS = ("from", "to", "cc", "bcc", "reply_to", "sender")
 # Search fields answered from the entity tables (`date:` is the index's document date, so dates have none).
 SEARCH_FIELDS = {
     "entity": None,
@@ -143,6 +140,7 @@ class InsightsService:
         self.case = case
         self.reviewer = reviewer or reviewer_name()
         self._generation = 0
+        self._stored_by_import = False  # entities stored by an import's batches, corrections still to copy
         self._facet_cache: tuple[frozenset[int], int, float, dict[str, dict[str, int]]] | None = None
 
     # -- configuration -----------------------------------------------------------------------------
@@ -258,21 +256,55 @@ class InsightsService:
             done += len(chunk)
             if on_progress:
                 on_progress(done, len(ids))
+        self._finish_refresh()
+        return done
+
+    def _finish_refresh(self) -> None:
         with self.case.transaction() as s:
             self._collect_garbage(s)
             self._apply_corrections(s)
+        self._stored_by_import = False
         self._generation += 1
-        return done
 
     def refresh_after_import(self) -> int:
-        """The import's last step: entities are derived, so a failure is logged and never fails the import."""
+        """The import's last step: entities the workers did not send are computed, and reviewers'
+        corrections copied onto new entities. Entities are derived: a failure is logged, never raised."""
         try:
-            return self.refresh()
+            done = self.refresh()
+            if not done and self._stored_by_import:
+                self._finish_refresh()
+            return done
         except Exception:
             log.exception("computing entities failed; `entities --refresh` retries")
             return 0
 
-    def _compute(self, ids: list[int], rules: ent.Rules, use_ner: bool) -> list[_DocFinds]:
+    def worker_rules(self) -> dict[str, Any]:
+        """What an import's workers need to read entities (app/pipeline/derive.py). With a spaCy model
+        installed, entities are left to `refresh` (one model in one process, not one per worker)."""
+        return {
+            "region": self.phone_region(),
+            "entities_version": "" if ner.model_name() else self.version(),
+        }
+
+    def store_derived(self, s: Session, items: Sequence[tuple[int, int, dict[str, Any]]]) -> int:
+        """Store entities a worker read from a document (in the importer's transaction). Items from other
+        rules, or that cannot be read, are skipped: those documents stay stale for `refresh`."""
+        version = self.version()
+        found: list[DocFinds] = []
+        for doc_id, revision, data in items:
+            entities = data.get("entities")
+            if not isinstance(entities, dict) or entities.get("version") != version:
+                continue
+            try:
+                found.append(DocFinds.from_json(doc_id, revision, entities))
+            except (TypeError, ValueError) as exc:
+                log.warning("entities of document %d sent by a worker are unreadable: %s", doc_id, exc)
+        if found:
+            self._store(s, found, version)
+            self._stored_by_import = True
+        return len(found)
+
+    def _compute(self, ids: list[int], rules: ent.Rules, use_ner: bool) -> list[DocFinds]:
         with self.case.reader() as s:
             docs = s.execute(
                 select(Document.id, Document.revision, Document.status, Document.meta).where(
@@ -287,36 +319,14 @@ class InsightsService:
             ):
                 if part_text:
                     texts[doc_id].append((ordinal, part_text))
-        out: list[_DocFinds] = []
-        ner_input: list[tuple[_DocFinds, int, str]] = []
+        out: list[DocFinds] = []
+        ner_input: list[tuple[DocFinds, int, str]] = []
         for doc_id, revision, status, meta in docs:
-            item = _DocFinds(doc_id, revision)
+            item = DocFinds(doc_id, revision)
             out.append(item)
             if status != "ok":
                 continue
-            budget = ent.MAX_SCAN_CHARS
-            for ordinal, part_text in texts.get(doc_id, []):
-                if budget <= 0:
-                    break
-                part_text = part_text[:budget]
-                budget -= len(part_text)
-                for f in ent.extract_text(part_text, rules):
-                    item.add(f, ordinal, None)
-                if use_ner:
-                    ner_input.append((item, ordinal, part_text))
-            for key, value in (meta or {}).items():
-                if key in META_ADDRESS_FIELDS:
-                    for f in ent.find_header_people(_meta_text(value)):
-                        item.add(f, None, key)
-                elif key in META_TEXT_FIELDS:
-                    value_text = _meta_text(value)
-                    finds = ent.extract_text(value_text, rules)
-                    for f in finds:
-                        item.add(f, None, key)
-                    if key == "company" and not any(f.kind == "company" for f in finds):
-                        name = value_text.strip()
-                        if ent.name_key(name):
-                            item.add(ent.Found("org", ent.name_key(name), name, 0, len(name)), None, key)
+            document_finds(item, texts.get(doc_id, ()), meta, rules, ner_input if use_ner else None)
         if ner_input:
             for (item, ordinal, _), names in zip(
                 ner_input, ner.find(t for _, _, t in ner_input), strict=True
@@ -325,7 +335,7 @@ class InsightsService:
                     item.add(f, ordinal, None)
         return out
 
-    def _store(self, s: Session, found: list[_DocFinds], version: str) -> None:
+    def _store(self, s: Session, found: list[DocFinds], version: str) -> None:
         ids = [d.doc_id for d in found]
         s.execute(delete(Mention).where(Mention.document_id.in_(ids)))
         s.execute(delete(DocumentEntity).where(DocumentEntity.document_id.in_(ids)))
@@ -675,7 +685,7 @@ class InsightsService:
                 location = f"page {label}" if kind == "page" else label
             else:
                 doc = docs.get(doc_id)
-                source = _meta_text((doc.meta or {}).get(fld, "")) if doc is not None else ""
+                source = meta_text((doc.meta or {}).get(fld, "")) if doc is not None else ""
                 location = fld or ""
             before = _squash(source[max(0, start - PASSAGE) : start])
             after = _squash(source[end : end + PASSAGE])
@@ -978,33 +988,6 @@ class InsightsService:
         return data
 
 
-class _DocFinds:
-    """What was found in one document, aggregated by entity."""
-
-    __slots__ = ("doc_id", "revision", "counts", "positions", "first_text", "text_date")
-
-    def __init__(self, doc_id: int, revision: int) -> None:
-        self.doc_id = doc_id
-        self.revision = revision
-        self.counts: Counter[tuple[str, str]] = Counter()
-        self.positions: dict[tuple[str, str], list[tuple[int | None, str | None, int, int]]] = defaultdict(
-            list
-        )
-        self.first_text: dict[tuple[str, str], str] = {}
-        self.text_date: str | None = None
-
-    def add(self, f: ent.Found, part: int | None, fld: str | None) -> None:
-        key = (f.kind, f.value)
-        if len(f.value) > 500:
-            return
-        self.counts[key] += 1
-        if len(self.positions[key]) < MAX_POSITIONS:
-            self.positions[key].append((part, fld, f.start, f.end))
-        self.first_text.setdefault(key, f.text)
-        if f.kind == "date" and part is not None and self.text_date is None:
-            self.text_date = f.value
-
-
 def _final_target(
     corrections: dict[tuple[str, str], EntityCorrection], key: tuple[str, str]
 ) -> tuple[str, str] | None:
@@ -1031,12 +1014,6 @@ def _kinds(kind: str | Sequence[str] | None) -> list[str]:
     if unknown:
         raise InsightsError(f"unknown entity kind {unknown[0]!r}: use {', '.join(ent.KINDS)}")
     return kinds
-
-
-def _meta_text(value: Any) -> str:
-    if isinstance(value, list | tuple):
-        return ", ".join(str(v) for v in value)
-    return "" if value is None else str(value)
 
 
 _WS = re.compile(r"\s+")

@@ -28,6 +28,7 @@ from app.case import Case, current_user
 from app.extract.base import Extraction, Limits
 from app.extract.errors import FAILED_STATUSES
 from app.pipeline.blobstore import BlobStore
+from app.pipeline.derive import DeriveSink
 from app.pipeline.discover import Found, Skipped, discover
 from app.pipeline.record import record_result
 from app.pipeline.workers import Result, Task, WorkerPool
@@ -175,12 +176,14 @@ class Importer:
         options: ImportOptions | None = None,
         *,
         index: IndexSink | None = None,
+        derive: DeriveSink | None = None,
         on_progress: Callable[[Progress], None] | None = None,
         cancel: threading.Event | None = None,
     ) -> None:
         self.case = case
         self.options = options or ImportOptions()
         self.index = index
+        self.derive = derive  # entities and suggestion features computed by the workers, stored per batch
         self.on_progress = on_progress
         self.cancel = cancel or threading.Event()
         self.blobs = BlobStore(case.blobs_dir, case.tmp_dir)
@@ -253,6 +256,8 @@ class _Run:
         self.in_flight: dict[int, _Pending] = {}
         self.touched: set[int] = set()  # documents extracted in this run
         self.uncommitted: list[int] = []
+        self.derived: list[tuple[int, int, dict[str, Any]]] = []  # (document, revision, data) to store
+        self.derive_rules: dict[str, Any] = importer.derive.rules() if importer.derive is not None else {}
         self.last_commit = time.monotonic()
         self.files_total = 0
         self.files_done = 0
@@ -534,6 +539,7 @@ class _Run:
                 extractor=self.opts.extractor,
                 ocr_languages=self.imp.ocr_languages,
                 ocr_known=self._ocr_known(item.doc_id),
+                derive=self.derive_rules,
             )
         )
 
@@ -604,6 +610,8 @@ class _Run:
             shutil.rmtree(work_dir, ignore_errors=True)
             return
         record_result(self.session, doc, result)
+        if result.derived and doc.status == "ok":
+            self.derived.append((doc.id, doc.revision, result.derived))
         self._store_ocr(doc, result.extraction)
         self.session.add(
             ExtractionAttempt(
@@ -679,6 +687,7 @@ class _Run:
             self._commit()
 
     def _commit(self) -> None:
+        self._store_derived()
         try:
             self.session.commit()
         except OperationalError as exc:
@@ -696,6 +705,14 @@ class _Run:
         ids, self.uncommitted = self.uncommitted, []
         if ids and self.feeder is not None:
             self.feeder.add(ids)
+
+    def _store_derived(self) -> None:
+        """The batch's entities and features, written in its transaction (the sink drops any item it
+        cannot read before it writes; those documents stay stale and the refresh after the import
+        computes them from the store)."""
+        items, self.derived = self.derived, []
+        if items and self.imp.derive is not None:
+            self.imp.derive.store(self.session, items)
 
     def _finish(self, run_id: int, interrupted: bool, failed: bool = False) -> ImportSummary:
         s = self.session

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from app.extract.base import Extraction
-from app.pipeline.workers import Result
 from db.models import Cell, Document, Email, Part, utcnow
+
+if TYPE_CHECKING:
+    from app.pipeline.workers import Result
 
 # Which metadata field gives a document its date, in order of preference.
 DATE_FIELDS = ("date", "created", "modified")
@@ -28,7 +30,7 @@ def record_result(session: Session, doc: Document, result: Result) -> None:
     extraction = result.extraction
     if extraction is None:
         return
-    meta = _clean_meta(extraction.metadata)
+    meta = clean_meta(extraction.metadata)
     if extraction.warnings:
         doc.warnings = list(extraction.warnings)
         if not doc.reason:
@@ -125,7 +127,7 @@ def _str_or_none(value: Any) -> str | None:
     return str(value)[:2000]
 
 
-def _clean_meta(meta: dict[str, Any]) -> dict[str, Any]:
+def clean_meta(meta: dict[str, Any]) -> dict[str, Any]:
     """Keep JSON-safe scalars and short lists; drop empties."""
     out: dict[str, Any] = {}
     for key, value in meta.items():

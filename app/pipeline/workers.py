@@ -22,6 +22,7 @@ from typing import Any
 
 from app.extract.base import ExtractContext, Extraction, Limits
 from app.extract.errors import STATUSES
+from app.pipeline.derive import derive
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ class Task:
     extractor: str = ""  # force one extractor by name (tests, reliability suite); "" = by detected type
     ocr_languages: str = ""  # "eng+deu" = OCR pages that need it; "" = no OCR
     ocr_known: dict[str, list[Any]] = field(default_factory=dict)  # page → [text, confidence] (OCR cache)
+    derive: dict[str, Any] = field(default_factory=dict)  # rules for derived data (app/pipeline/derive.py)
 
     def to_json(self) -> bytes:
         return json.dumps(self.__dict__, ensure_ascii=False).encode("utf-8")
@@ -56,6 +58,7 @@ class Result:
     extractor_version: str = ""
     duration_s: float = 0.0
     extraction: Extraction | None = None
+    derived: dict[str, Any] | None = None  # entities and suggestion features, when the task asked
 
 
 def decode_result(task: Task, payload: bytes, duration: float) -> Result:
@@ -76,6 +79,7 @@ def decode_result(task: Task, payload: bytes, duration: float) -> Result:
             extractor_version=str(data.get("extractor_version", "")),
             duration_s=duration,
             extraction=extraction,
+            derived=data["derived"] if isinstance(data.get("derived"), dict) else None,
         )
     except Exception as exc:
         return Result(
@@ -126,6 +130,11 @@ def worker_main(conn: Connection, limits: dict[str, Any]) -> None:
             "extractor_version": outcome.extractor_version,
             "extraction": outcome.extraction.to_json() if outcome.extraction else None,
         }
+        if task.get("derive") and outcome.status == "ok" and outcome.extraction is not None:
+            try:
+                message["derived"] = derive(outcome.extraction, task["derive"])
+            except Exception:  # derived data is recomputed from the store when it does not arrive
+                log.exception("deriving entities and features failed")
         try:
             payload = json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode(
                 "utf-8", "replace"
@@ -210,7 +219,12 @@ class WorkerPool:
         method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
         self._ctx = multiprocessing.get_context(method)
         if method == "forkserver":
-            self._ctx.set_forkserver_preload(["app.pipeline.workers", "app.extract.registry"])
+            # Every extractor's libraries are imported once, in the fork server: each worker (and each
+            # replacement of a killed one) starts with them loaded instead of importing them again.
+            from app.extract.registry import EXTRACTORS
+
+            modules = sorted({spec.partition(":")[0] for spec in EXTRACTORS})
+            self._ctx.set_forkserver_preload(["app.pipeline.workers", "app.extract.registry", *modules])
         self._workers = [self._start() for _ in range(max(1, self.size))]
 
     def _start(self) -> _Worker:

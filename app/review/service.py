@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -639,6 +640,30 @@ class ReviewService:
             with self.case.transaction() as s:
                 changed += suggest.refresh_features(s, ids[start : start + 200], patterns)
         return changed
+
+    def reference_patterns(self) -> list[str]:
+        return list(self.case.setting("reference_patterns") or suggest.DEFAULT_REFERENCE_PATTERNS)
+
+    def store_derived(self, s: Session, items: Sequence[tuple[int, int, dict[str, Any]]]) -> list[int]:
+        """Store suggestion features a worker computed (in the importer's transaction); their ids.
+        Items that cannot be read are skipped: those documents stay stale for `refresh_features`."""
+        computed = []
+        for doc_id, revision, data in items:
+            features = data.get("features")
+            if not isinstance(features, dict):
+                continue
+            try:
+                raw = features.get("signature")
+                sig = np.frombuffer(bytes.fromhex(raw), dtype=np.uint64) if raw else None
+                if sig is not None and sig.size != suggest.NUM_PERM:
+                    raise ValueError("signature of the wrong size")
+                refs = [str(r) for r in features.get("references") or ()]
+            except (TypeError, ValueError) as exc:
+                log.warning("features of document %d sent by a worker are unreadable: %s", doc_id, exc)
+                continue
+            computed.append((doc_id, revision, sig, refs))
+        suggest.store_features(s, computed)
+        return [doc_id for doc_id, _, _, _ in computed]
 
     def refresh_suggestions(
         self, doc_ids: Sequence[int] | None = None, *, changed: Sequence[int] = ()

@@ -70,15 +70,10 @@ def signature(text: str) -> np.ndarray | None:
     words = _WORD.findall(text[:MAX_SIGNATURE_CHARS].lower())
     if len(words) < SHINGLE * 4:
         return None
-    shingles = {" ".join(words[i : i + SHINGLE]) for i in range(len(words) - SHINGLE + 1)}
-    hashes = np.fromiter(
-        (
-            int.from_bytes(hashlib.blake2b(s.encode(), digest_size=8).digest(), "little") >> 3
-            for s in shingles
-        ),
-        dtype=np.uint64,
-        count=len(shingles),
-    )
+    shingles = set(map(" ".join, zip(*(words[i:] for i in range(SHINGLE)), strict=False)))
+    blake2b = hashlib.blake2b
+    digests = b"".join([blake2b(s.encode(), digest_size=8).digest() for s in shingles])
+    hashes = np.frombuffer(digests, dtype="<u8") >> np.uint64(3)
     # (a*h + b) mod p, vectorised over shingles × permutations in chunks (bounded memory);
     # uint64 arithmetic wraps, which is fine for hashing.
     result = np.full(NUM_PERM, np.iinfo(np.uint64).max, dtype=np.uint64)
@@ -148,10 +143,32 @@ def refresh_features(s: Session, doc_ids: Iterable[int], patterns: Sequence[re.P
     computed = []
     for doc_id, revision, status in stale:
         text = "\n".join(texts.pop(doc_id, ()))
-        sig = signature(text) if status == "ok" else None
-        refs = references(text, patterns) if status == "ok" else []
+        sig, refs = text_features(text, patterns) if status == "ok" else (None, [])
         computed.append((doc_id, revision, sig, refs))
-    s.execute(delete(DocumentBand).where(DocumentBand.document_id.in_(changed)))
+    store_features(s, computed, features)
+    return changed
+
+
+def text_features(text: str, patterns: Sequence[re.Pattern[str]]) -> tuple[np.ndarray | None, list[str]]:
+    """A document's MinHash signature and reference numbers, from its whole text (parts joined by "\\n")."""
+    return signature(text), references(text, patterns)
+
+
+def store_features(
+    s: Session,
+    computed: Sequence[tuple[int, int, np.ndarray | None, list[str]]],
+    features: dict[int, DocumentFeatures] | None = None,
+) -> None:
+    """Write (document id, revision, signature, references) rows and their LSH bands."""
+    if not computed:
+        return
+    ids = [doc_id for doc_id, _, _, _ in computed]
+    if features is None:
+        features = {
+            f.document_id: f
+            for f in s.scalars(select(DocumentFeatures).where(DocumentFeatures.document_id.in_(ids)))
+        }
+    s.execute(delete(DocumentBand).where(DocumentBand.document_id.in_(ids)))
     band_rows: list[dict[str, object]] = []
     for doc_id, revision, sig, refs in computed:
         feat = features.get(doc_id)
@@ -165,7 +182,6 @@ def refresh_features(s: Session, doc_ids: Iterable[int], patterns: Sequence[re.P
             band_rows += ({"document_id": doc_id, "band": i, "value": v} for i, v in enumerate(bands(sig)))
     if band_rows:
         s.execute(DocumentBand.__table__.insert(), band_rows)
-    return changed
 
 
 def reference_holders(s: Session) -> dict[str, set[int]]:
