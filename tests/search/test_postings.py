@@ -1,0 +1,76 @@
+"""The one-pass postings of the text fields are byte for byte those of Whoosh's own token-stream path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import select
+from whoosh import index as whoosh_index
+from whoosh.fields import ID, TEXT, Schema
+
+from db.models import Part
+from index.analysis import IdentTokenizer, WordTokenizer
+from index.schema import IdentField, WordsField
+
+
+def _build(path: Path, schema: Schema, texts: list[str]):  # noqa: ANN202
+    path.mkdir()
+    ix = whoosh_index.create_in(str(path), schema)
+    writer = ix.writer()
+    for i, value in enumerate(texts):
+        writer.add_document(id=str(i), content=value, title=value[:120], ident=value)
+    writer.commit()
+    return ix.reader()
+
+
+def test_one_pass_postings_equal_token_stream_postings(real_case, tmp_path: Path) -> None:
+    with real_case.services.case.reader() as s:
+        texts = [t for t in s.scalars(select(Part.text).order_by(Part.id)) if t][:400]
+    texts.append(
+        "Résumé WO-2017-0413, PO 4500012345; a.b@c.com 熊猫国际 DE89 3704 0044 0532 0130 00\f20.02.2022"
+    )
+    assert sum(map(len, texts)) > 200_000
+    stream = Schema(
+        id=ID(stored=True),
+        content=TEXT(analyzer=WordTokenizer(), phrase=True),
+        title=TEXT(analyzer=WordTokenizer(), phrase=True, field_boost=2.0),
+        ident=TEXT(analyzer=IdentTokenizer(), phrase=False),
+    )
+    one_pass = Schema(
+        id=ID(stored=True),
+        content=WordsField(phrase=True),
+        title=WordsField(phrase=True, field_boost=2.0),
+        ident=IdentField(),
+    )
+    a = _build(tmp_path / "stream", stream, texts)
+    b = _build(tmp_path / "one-pass", one_pass, texts)
+    for field in ("content", "title", "ident"):
+        terms = list(a.lexicon(field))
+        assert terms == list(b.lexicon(field)) and len(terms) > 50
+        for term in terms:
+            pa, pb = a.postings(field, term), b.postings(field, term)
+            assert list(pa.items_as("weight")) == list(pb.items_as("weight"))
+            if field != "ident":
+                pa, pb = a.postings(field, term), b.postings(field, term)
+                assert list(pa.items_as("positions")) == list(pb.items_as("positions"))
+        for docnum in range(len(texts)):
+            assert a.doc_field_length(docnum, field) == b.doc_field_length(docnum, field)
+
+
+def test_identifiers_scanned_line_by_line_equal_a_scan_of_the_whole_text(real_case) -> None:
+    from index.analysis import _HAS_DIGIT, IDENT_RE, identifiers, normalise_ident
+
+    def whole(value: str) -> list[str]:
+        found = (
+            normalise_ident(m.group(0))
+            for m in IDENT_RE.finditer(value)
+            if "@" in m.group(0) or _HAS_DIGIT.search(m.group(0))
+        )
+        return [ident for ident in found if len(ident) >= 4]
+
+    with real_case.services.case.reader() as s:
+        texts = [t for t in s.scalars(select(Part.text)) if t]
+    texts.append("PO 4500012345\x0bWO-2017-\r\n0413 x@y.org\u2028DE89 3704 0044 0532 0130 00")
+    assert sum(len(whole(t)) for t in texts) > 1000
+    for value in texts:
+        assert list(identifiers(value)) == whole(value)
