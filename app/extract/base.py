@@ -173,3 +173,20 @@ def column_letters(col: int) -> str:
         col, rem = divmod(col - 1, 26)
         letters = chr(65 + rem) + letters
     return letters or "A"
+
+
+def clean_meta(meta: dict[str, Any]) -> dict[str, Any]:
+    """Keep JSON-safe scalars and short lists; drop empties."""
+    out: dict[str, Any] = {}
+    for key, value in meta.items():
+        if value is None or value == "" or value == []:
+            continue
+        if isinstance(value, str):
+            out[str(key)] = value[:5000]
+        elif isinstance(value, bool | int | float):
+            out[str(key)] = value
+        elif isinstance(value, list | tuple):
+            out[str(key)] = [str(v)[:2000] for v in list(value)[:1000]]
+        else:
+            out[str(key)] = str(value)[:5000]
+    return out

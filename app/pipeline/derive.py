@@ -17,15 +17,15 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy.orm import Session
-
-from app.extract.base import Extraction
+from app.extract.base import Extraction, clean_meta
 from app.insights import entities as ent
 from app.insights.finds import DocFinds, document_finds
-from app.pipeline.record import clean_meta
-from app.review import suggest
+from app.review import features
+
+if TYPE_CHECKING:  # workers import this module: no database library in them
+    from sqlalchemy.orm import Session
 
 
 class DeriveSink(Protocol):
@@ -40,7 +40,7 @@ class DeriveSink(Protocol):
 
 @lru_cache(maxsize=8)
 def _patterns(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
-    return tuple(suggest.compile_patterns(patterns))
+    return tuple(features.compile_patterns(patterns))
 
 
 def derive(extraction: Extraction, rules: dict[str, Any]) -> dict[str, Any]:
@@ -58,6 +58,6 @@ def derive(extraction: Extraction, rules: dict[str, Any]) -> dict[str, Any]:
         )
         out["entities"] = {"version": str(version), **finds.to_json()}
     if rules.get("features"):
-        sig, refs = suggest.text_features("\n".join(text for _, text in parts), patterns)
+        sig, refs = features.text_features("\n".join(text for _, text in parts), patterns)
         out["features"] = {"signature": sig.tobytes().hex() if sig is not None else None, "references": refs}
     return out

@@ -235,6 +235,14 @@ class Importer:
         return langs, ocr.engine_id(langs)
 
 
+def _remove_dir(path: Path) -> None:
+    """Remove a task's work folder: most are empty (one system call), the rest hold leftovers."""
+    try:
+        path.rmdir()
+    except OSError:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 class _Run:
     """State of one import run (one thread)."""
 
@@ -525,8 +533,11 @@ class _Run:
     # -- extraction ----------------------------------------------------------------------------------
     def _dispatch(self, pool: WorkerPool, item: _Pending) -> None:
         work_dir = self.imp.work_root / str(item.doc_id)
-        shutil.rmtree(work_dir, ignore_errors=True)
-        work_dir.mkdir(parents=True)
+        try:
+            work_dir.mkdir(parents=True)
+        except FileExistsError:  # left by an interrupted run
+            shutil.rmtree(work_dir, ignore_errors=True)
+            work_dir.mkdir(parents=True)
         self.in_flight[item.doc_id] = item
         self.current = item.source_path
         pool.submit(
@@ -607,7 +618,7 @@ class _Run:
         work_dir = self.imp.work_root / str(item.doc_id)
         doc = self.session.get(Document, item.doc_id)
         if doc is None:
-            shutil.rmtree(work_dir, ignore_errors=True)
+            _remove_dir(work_dir)
             return
         record_result(self.session, doc, result)
         if result.derived and doc.status == "ok":
@@ -631,7 +642,7 @@ class _Run:
         self.files_done += 1
         if result.extraction is not None and result.extraction.children:
             self._take_children(doc, item, result.extraction, work_dir)
-        shutil.rmtree(work_dir, ignore_errors=True)
+        _remove_dir(work_dir)
 
     def _take_children(
         self, parent: Document, item: _Pending, extraction: Extraction, work_dir: Path

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from app.extract.base import Extraction
+from app.extract.base import Extraction, clean_meta
 from db.models import Cell, Document, Email, Part, utcnow
 
 if TYPE_CHECKING:
@@ -125,20 +125,3 @@ def _str_or_none(value: Any) -> str | None:
     if value is None or value == "":
         return None
     return str(value)[:2000]
-
-
-def clean_meta(meta: dict[str, Any]) -> dict[str, Any]:
-    """Keep JSON-safe scalars and short lists; drop empties."""
-    out: dict[str, Any] = {}
-    for key, value in meta.items():
-        if value is None or value == "" or value == []:
-            continue
-        if isinstance(value, str):
-            out[str(key)] = value[:5000]
-        elif isinstance(value, bool | int | float):
-            out[str(key)] = value
-        elif isinstance(value, list | tuple):
-            out[str(key)] = [str(v)[:2000] for v in list(value)[:1000]]
-        else:
-            out[str(key)] = str(value)[:5000]
-    return out

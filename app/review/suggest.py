@@ -6,7 +6,6 @@ Features are computed once per document revision (after an import) and kept in `
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 from collections import defaultdict
@@ -17,83 +16,22 @@ import numpy as np
 from sqlalchemy import delete, select, tuple_
 from sqlalchemy.orm import Session
 
+from app.review.features import (  # noqa: F401 - the features' API, used through this module too
+    BANDS,
+    DEFAULT_REFERENCE_PATTERNS,
+    MAX_DOCS_PER_REFERENCE,
+    NEAR_DUPLICATE_MIN,
+    NUM_PERM,
+    bands,
+    compile_patterns,
+    references,
+    signature,
+    similarity,
+    text_features,
+)
 from db.models import Document, DocumentBand, DocumentFeatures, Part, Suggestion
 
 log = logging.getLogger(__name__)
-
-# Default reference-number patterns; a case can replace them (case setting "reference_patterns").
-# Each pattern's first group (or the whole match) is the reference, normalised to upper case without spaces.
-DEFAULT_REFERENCE_PATTERNS = (
-    r"\bWO[-\s]?\d{2,4}[-/]\d{3,6}\b",  # work orders: WO-2017-0413
-    r"\bPO\s?#?\s?\d{6,12}\b",  # purchase orders: PO 4500012345
-    r"\bContract\s+(?:No\.?|Number|#)\s*([A-Z0-9][A-Z0-9/.\-]*\d[A-Z0-9/.\-]*)",  # Contract No. 2013/HW/118
-    r"\bInv(?:oice)?\.?\s*(?:No\.?|Number|#)\s*([A-Z0-9][A-Z0-9/.\-]*\d[A-Z0-9/.\-]*)",  # Invoice No. 2001-77
-)
-
-NUM_PERM = 64
-BANDS = 16  # 16 bands × 4 rows: pairs above ~0.7 Jaccard almost always share a band
-ROWS = NUM_PERM // BANDS
-NEAR_DUPLICATE_MIN = 0.8  # estimated Jaccard similarity of word 5-shingles
-SHINGLE = 5
-MAX_SIGNATURE_CHARS = 2_000_000
-MAX_DOCS_PER_REFERENCE = 50  # a "reference" shared by hundreds of documents is boilerplate, not a lead
-_MERSENNE = np.uint64((1 << 61) - 1)
-_rng = np.random.default_rng(20170413)
-_A = _rng.integers(1, (1 << 61) - 1, size=NUM_PERM, dtype=np.uint64)
-_B = _rng.integers(0, (1 << 61) - 1, size=NUM_PERM, dtype=np.uint64)
-_WORD = re.compile(r"\w+")
-
-
-def compile_patterns(patterns: Sequence[str]) -> list[re.Pattern[str]]:
-    compiled = []
-    for p in patterns:
-        try:
-            compiled.append(re.compile(p, re.IGNORECASE))
-        except re.error as exc:
-            log.warning("reference pattern %r ignored: %s", p, exc)
-    return compiled
-
-
-def references(text: str, patterns: Sequence[re.Pattern[str]]) -> list[str]:
-    found: set[str] = set()
-    for pattern in patterns:
-        for m in pattern.finditer(text):
-            raw = m.group(1) if m.groups() and m.group(1) else m.group(0)
-            ref = re.sub(r"\s+", "", raw.upper()).rstrip(".")
-            if len(ref) >= 5:
-                found.add(ref)
-    return sorted(found)
-
-
-def signature(text: str) -> np.ndarray | None:
-    """MinHash of the word 5-shingles; None for texts too short to compare."""
-    words = _WORD.findall(text[:MAX_SIGNATURE_CHARS].lower())
-    if len(words) < SHINGLE * 4:
-        return None
-    shingles = set(map(" ".join, zip(*(words[i:] for i in range(SHINGLE)), strict=False)))
-    blake2b = hashlib.blake2b
-    digests = b"".join([blake2b(s.encode(), digest_size=8).digest() for s in shingles])
-    hashes = np.frombuffer(digests, dtype="<u8") >> np.uint64(3)
-    # (a*h + b) mod p, vectorised over shingles × permutations in chunks (bounded memory);
-    # uint64 arithmetic wraps, which is fine for hashing.
-    result = np.full(NUM_PERM, np.iinfo(np.uint64).max, dtype=np.uint64)
-    for start in range(0, len(hashes), 20_000):
-        chunk = hashes[start : start + 20_000]
-        result = np.minimum(result, ((np.outer(chunk, _A) + _B) % _MERSENNE).min(axis=0))
-    return result
-
-
-def similarity(a: bytes, b: bytes) -> float:
-    sa = np.frombuffer(a, dtype=np.uint64)
-    sb = np.frombuffer(b, dtype=np.uint64)
-    return float(np.mean(sa == sb))
-
-
-def bands(sig: np.ndarray) -> list[str]:
-    return [
-        hashlib.blake2b(sig[i * ROWS : (i + 1) * ROWS].tobytes(), digest_size=10).hexdigest()
-        for i in range(BANDS)
-    ]
 
 
 def stale_feature_ids(s: Session) -> list[int]:
@@ -147,11 +85,6 @@ def refresh_features(s: Session, doc_ids: Iterable[int], patterns: Sequence[re.P
         computed.append((doc_id, revision, sig, refs))
     store_features(s, computed, features)
     return changed
-
-
-def text_features(text: str, patterns: Sequence[re.Pattern[str]]) -> tuple[np.ndarray | None, list[str]]:
-    """A document's MinHash signature and reference numbers, from its whole text (parts joined by "\\n")."""
-    return signature(text), references(text, patterns)
 
 
 def store_features(
