@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
+import marshal
+import os
 import shutil
 import threading
 import time
@@ -18,7 +20,7 @@ from pathlib import Path
 
 from whoosh import index as whoosh_index
 from whoosh.searching import Searcher
-from whoosh.writing import SegmentWriter
+from whoosh.writing import PostingPool, SegmentWriter
 
 from index.schema import SCHEMA_VERSION, IndexDoc, build_schema
 
@@ -27,6 +29,54 @@ log = logging.getLogger(__name__)
 MARKER = "dossier-index.json"
 # Text beyond this many characters of one document is not indexed (memory bound for the writer).
 MAX_INDEXED_CHARS = 20_000_000
+RUN_CHUNK = 20_000  # postings per marshalled chunk of a sorted run
+
+
+def rebuild_pool_mb() -> int:
+    """Postings a rebuild sorts in memory before spilling sorted runs to disk: a quarter of the machine's
+    memory, at most 2 GB (a 10,000-document case then sorts in one pass; spilling costs a third of the
+    rebuild's time)."""
+    try:
+        physical = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 512
+    return int(max(256, min(2048, physical // 4 // (1024 * 1024))))
+
+
+class _ChunkedPostingPool(PostingPool):
+    """Whoosh's posting pool with its spilled runs written as marshalled chunks of postings instead of
+    one pickle call per posting (the same sorted items, read back chunk by chunk: memory stays bounded)."""
+
+    def _write_run(self, f, items):  # noqa: ANN001, ANN202 - whoosh's signature
+        chunk: list = []
+        for item in items:
+            chunk.append(item)
+            if len(chunk) >= RUN_CHUNK:
+                marshal.dump(chunk, f)
+                chunk = []
+        if chunk:
+            marshal.dump(chunk, f)
+        f.close()
+
+    def _read_run(self, path):  # noqa: ANN001, ANN202
+        f = self._open_run(path)
+        try:
+            while True:
+                try:
+                    chunk = marshal.load(f)
+                except EOFError:
+                    return
+                yield from chunk
+        finally:
+            f.close()
+            self._remove_run(path)
+
+
+def _writer(ix: whoosh_index.Index, limitmb: int) -> SegmentWriter:
+    writer = ix.writer(limitmb=limitmb, procs=1)
+    pool = writer.pool  # nothing added yet: swap in the faster-spilling pool
+    writer.pool = _ChunkedPostingPool(pool.tempstore, pool.segment, limitmb=limitmb)
+    return writer
 
 
 class IndexUnavailable(Exception):
@@ -119,7 +169,7 @@ class SearchIndex:
         then walks all of them, which made long imports quadratic in time and memory.
         """
         with self._lock:
-            writer = self.ix.writer(limitmb=256, procs=1)
+            writer = _writer(self.ix, 256)
             try:
                 count = _fill(writer, docs, delete_ids, replace=True)
                 writer.commit(merge=merge)
@@ -175,7 +225,7 @@ class SearchIndex:
         shutil.rmtree(fresh, ignore_errors=True)
         self._create(fresh)
         ix = whoosh_index.open_dir(str(fresh), schema=build_schema())
-        writer = ix.writer(limitmb=512, procs=1)
+        writer = _writer(ix, rebuild_pool_mb())
         try:
             count = _fill(writer, docs, ())
             writer.commit(optimize=True)
