@@ -21,11 +21,11 @@ import numpy as np
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from whoosh import query as Q
-from whoosh import sorting
 
 from app.case import Case
 from app.documents import display_title
 from db.models import Cell, Document, Email, Part, Source
+from index import rank
 from index.query import (
     DocSetQuery,
     ParsedQuery,
@@ -125,6 +125,20 @@ class _Columns:
         for name in FACET_FIELDS:
             self.codes[name], self.labels[name] = _column_codes(reader, name, count)
         self._docnum_of: dict[int, int] | None = None
+        self._sort_keys: dict[str, np.ndarray] = {}
+
+    def sort_keys(self, searcher: Any, name: str) -> np.ndarray:
+        """Index docnum → the rank of its `name` value (sortdate, name) in byte order, read once."""
+        keys = self._sort_keys.get(name)
+        if keys is None:
+            reader = searcher.reader()
+            codes, labels = _column_codes(reader, name, reader.doc_count_all())
+            order = sorted(range(len(labels)), key=lambda i: labels[i].encode("utf-8"))
+            ranks = np.empty(len(labels), dtype=np.int64)
+            ranks[order] = np.arange(len(labels))
+            keys = ranks[codes] if len(labels) else codes
+            self._sort_keys[name] = keys
+        return keys
 
     @property
     def docnum_of(self) -> dict[int, int]:
@@ -341,22 +355,18 @@ class SearchService:
             columns = self._column_cache(searcher)
             q = self._resolve_store_leaves(parsed, columns)
             q = self._apply_filters(q, filters or {}, columns)
-            # Whoosh ranks the page (skipping blocks that cannot reach it); the matching set, for the total
-            # and the facets, is computed once with array operations. Results.__len__ would run the query
-            # a second time, and recording matched terms (`terms=True`) visits every match.
-            kwargs: dict[str, Any] = {"limit": offset + limit if limit else 1}
-            if parsed.expands:
-                # Block-quality skipping costs more than it saves over a union of many expanded terms
-                # (checking the tree's bounds at every step); scoring every match gives the same page.
-                kwargs["optimize"] = False
-            if sort in ("date", "-date"):
-                kwargs["sortedby"] = sorting.FieldFacet("sortdate", reverse=sort == "-date")
-            elif sort in ("name", "-name"):
-                kwargs["sortedby"] = sorting.FieldFacet("name", reverse=sort == "-name")
-            results = searcher.search(q, **kwargs)
-            page = [(hit.docnum, hit.score) for hit in results[offset : offset + limit]] if limit else []
-            docset = matching_docnums(searcher, q)
+            # One evaluation over posting arrays gives the ranked page, the total and the facets
+            # (index/rank.py: the scores Whoosh would give, without stepping through every match).
+            scored = rank.evaluate(searcher, q)
+            docset = scored.docs
             total = len(docset)
+            if not limit:
+                page = []
+            elif sort == "relevance":
+                page = rank.top(scored, offset, offset + limit)
+            else:
+                column = "sortdate" if sort.lstrip("-") == "date" else "name"
+                page = _sorted_page(scored, columns.sort_keys(searcher, column), sort, offset, limit)
             reader = searcher.reader()
             expanded = [
                 matched_expansion_words(reader, parsed, docnum) if snippets and parsed.expands else []
@@ -572,7 +582,10 @@ def _status_facet(s: Session, ids: set[int]) -> dict[str, int]:
     counts: Counter[str] = Counter()
     reviewed = 0
     for doc_id, status in s.execute(
-        select(Document.id, Document.review_status).where(Document.review_status != "unreviewed")
+        # Two ranges rather than `!=`, so that SQLite reads the reviewed few from the status index.
+        select(Document.id, Document.review_status).where(
+            (Document.review_status < "unreviewed") | (Document.review_status > "unreviewed")
+        )
     ):
         if doc_id in ids:
             counts[status] += 1
@@ -583,6 +596,16 @@ def _status_facet(s: Session, ids: set[int]) -> dict[str, int]:
 
 
 # -- snippets and locations -------------------------------------------------------------------------
+
+
+def _sorted_page(
+    scored: rank.Scored, keys: np.ndarray, sort: str, offset: int, limit: int
+) -> list[tuple[int, float]]:
+    """A page of matches ordered by a column (date or name); equal values in index order."""
+    docs = scored.docs
+    key = keys[docs]
+    order = np.lexsort((docs, -key if sort.startswith("-") else key))[offset : offset + limit]
+    return list(zip(docs[order].tolist(), scored.scores[order].tolist(), strict=True))
 
 
 def _count_codes(codes: np.ndarray, labels: list[str]) -> dict[str, int]:

@@ -27,6 +27,7 @@ from whoosh.reading import IndexReader
 from whoosh.searching import Searcher
 
 from index.analysis import IDENT_RE, fold, normalise_ident
+from index.rank import postings, reader_cache
 from index.schema import INSIGHT_FIELDS, STORE_FIELDS, build_schema
 
 
@@ -134,7 +135,7 @@ class BoundedExpansion:
         return (type(self).__name__, self.field(), self.text)  # type: ignore[attr-defined]
 
     def _btexts(self, ixreader: IndexReader):  # noqa: ANN202
-        cache = _reader_cache(ixreader, "expansions")
+        cache = reader_cache(ixreader, "expansions")
         key = self._expansion_key()
         cached = cache.get(key)
         if cached is not None:
@@ -165,57 +166,9 @@ class BoundedFuzzy(BoundedExpansion, Q.FuzzyTerm):
         return (*super()._expansion_key(), self.maxdist, self.prefixlength)
 
 
-def _reader_cache(reader: IndexReader, name: str) -> dict[Any, Any]:
-    """A dict that lives and dies with `reader` (a new searcher generation starts empty)."""
-    caches = reader.__dict__.setdefault("_dossier_caches", {})
-    return caches.setdefault(name, {})
-
-
-# Posting lists kept per reader for expansions (counted and then checked per hit), up to this many numbers.
-MAX_CACHED_POSTINGS = 4_000_000
-
-
 def posting_ids(reader: IndexReader, fieldname: str, btext: bytes) -> np.ndarray:
     """One term's document numbers within a segment reader, ascending, deleted documents left out."""
-    cache = _reader_cache(reader, "postings")
-    key = (fieldname, btext)
-    ids = cache.get(key)
-    if ids is not None:
-        return ids
-    ids = _read_posting_ids(reader, fieldname, btext)
-    held = cache.get("_size", 0) + len(ids)
-    if held > MAX_CACHED_POSTINGS:
-        cache.clear()
-        held = len(ids)
-    cache[key] = ids
-    cache["_size"] = held
-    return ids
-
-
-def _read_posting_ids(reader: IndexReader, fieldname: str, btext: bytes) -> np.ndarray:
-    from whoosh.codec.whoosh3 import W3LeafMatcher
-    from whoosh.matching import FilterMatcher
-
-    if (fieldname, btext) not in reader:
-        return np.empty(0, np.int64)
-    m = reader.postings(fieldname, btext)
-    deleted = None
-    if isinstance(m, FilterMatcher):
-        deleted, m = m._ids, m.child
-    if isinstance(m, W3LeafMatcher):
-        # A block at a time (the matcher's own decoded arrays), not a posting at a time.
-        blocks = []
-        while m.is_active():
-            if m._ids is None:
-                m._read_ids()
-            blocks.append(np.asarray(m._ids, dtype=np.int64)[m._i :])
-            m._next_block()
-        ids = np.concatenate(blocks) if blocks else np.empty(0, np.int64)
-    else:
-        ids = np.fromiter(m.all_ids(), np.int64)
-    if deleted:
-        ids = ids[~np.isin(ids, np.fromiter(deleted, np.int64, len(deleted)))]
-    return ids
+    return postings(reader, fieldname, btext).ids
 
 
 def union_ids(reader: IndexReader, fieldname: str, btexts: list[bytes]) -> np.ndarray:
@@ -245,7 +198,7 @@ def matched_expansion_words(reader: IndexReader, parsed: ParsedQuery, docnum: in
 
 def live_docnums(reader: IndexReader) -> np.ndarray:
     """Every undeleted document number of `reader`, ascending (cached with the reader)."""
-    cache = _reader_cache(reader, "live")
+    cache = reader_cache(reader, "live")
     if "all" not in cache:
         count = reader.doc_count_all()
         if reader.has_deletions():
@@ -281,7 +234,7 @@ def _docnums(searcher: Searcher, q: Q.Query) -> np.ndarray:
             return np.empty(0, np.int64)
         if (q.fieldname, btext) not in reader:
             return np.empty(0, np.int64)
-        return _read_posting_ids(reader, q.fieldname, btext)
+        return posting_ids(reader, q.fieldname, btext)
     if isinstance(q, BoundedExpansion):
         return union_ids(reader, q.field(), [t for t in q._btexts(reader) if t])
     if kind is Q.Not:

@@ -122,7 +122,9 @@ class MentionInfo:
 
 
 def _json_ids(ids: Iterable[int]) -> str:
-    return json.dumps(sorted(set(int(i) for i in ids)))
+    if not isinstance(ids, set | frozenset):
+        ids = set(ids)
+    return json.dumps(sorted(ids if all(type(i) is int for i in ids) else {int(i) for i in ids}))
 
 
 def _like_escape(value: str) -> str:
@@ -962,7 +964,7 @@ class InsightsService:
         if cached and cached[0] == key and cached[1] == self._generation and time.monotonic() - cached[2] < 5:
             return cached[3]
         data: dict[str, dict[str, int]] = {"entities": {}}
-        if ids:
+        if ids and s.execute(text("SELECT 1 FROM document_entities LIMIT 1")).first() is not None:
             params = {"ids": _json_ids(ids)}
             visible = """
                 FROM document_entities de JOIN entities m ON m.id = de.entity_id
