@@ -23,6 +23,7 @@ class EncryptedOfficeExtractor:
         from app.extract.registry import extractors_by_type
 
         data, _password = _decrypt(path, ctx.passwords, "Office document", default=_DEFAULT)
+        ctx.work_dir.mkdir(parents=True, exist_ok=True)
         plain = ctx.work_dir / ".decrypted"
         plain.write_bytes(data)
         try:

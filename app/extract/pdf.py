@@ -323,6 +323,7 @@ def _embedded_files(doc: pymupdf.Document, ctx: ExtractContext, warnings: list[s
             continue
         written += 1
         rel = f"embedded-{written:05d}.bin"
+        ctx.work_dir.mkdir(parents=True, exist_ok=True)
         (ctx.work_dir / rel).write_bytes(data)
         name = info.get("filename") or info.get("name") or rel
         children.append(Child(path=rel, name=str(name), relation="embedded", metadata={"size": len(data)}))

@@ -236,9 +236,11 @@ class Importer:
 
 
 def _remove_dir(path: Path) -> None:
-    """Remove a task's work folder: most are empty (one system call), the rest hold leftovers."""
+    """Remove a task's work folder: most extractions never made one, the rest hold children or leftovers."""
     try:
         path.rmdir()
+    except FileNotFoundError:
+        return
     except OSError:
         shutil.rmtree(path, ignore_errors=True)
 
@@ -532,12 +534,9 @@ class _Run:
 
     # -- extraction ----------------------------------------------------------------------------------
     def _dispatch(self, pool: WorkerPool, item: _Pending) -> None:
+        # The folder for the file's children: the extractor makes it when it writes one (most never do).
         work_dir = self.imp.work_root / str(item.doc_id)
-        try:
-            work_dir.mkdir(parents=True)
-        except FileExistsError:  # left by an interrupted run
-            shutil.rmtree(work_dir, ignore_errors=True)
-            work_dir.mkdir(parents=True)
+        _remove_dir(work_dir)  # left by an earlier attempt at this document
         self.in_flight[item.doc_id] = item
         self.current = item.source_path
         pool.submit(

@@ -25,8 +25,9 @@ def record_result(session: Session, doc: Document, result: Result) -> None:
     doc.extractor = result.extractor
     doc.extractor_version = result.extractor_version
     doc.extracted_at = utcnow()
-    doc.revision += 1
-    _clear_text(session, doc.id)
+    if doc.revision:  # text only exists once a result has been recorded
+        _clear_text(session, doc.id)
+    doc.revision = (doc.revision or 0) + 1
     extraction = result.extraction
     if extraction is None:
         return
