@@ -221,7 +221,7 @@ def _docnums(searcher: Searcher, q: Q.Query) -> np.ndarray:
     reader = searcher.reader()
     kind = type(q)
     if isinstance(q, DocSetQuery):
-        return np.asarray(q._local(searcher), dtype=np.int64)
+        return q.local_array(searcher)
     if kind is Q.Every and not q.fieldname:
         return live_docnums(reader)
     if kind is Q.Term:
@@ -299,7 +299,8 @@ class DocSetQuery(Q.Query):
     """Matches a fixed set of index document numbers (from a store lookup)."""
 
     def __init__(self, docnums: list[int], label: str = "") -> None:
-        self.docnums = sorted(set(docnums))
+        self.array = np.unique(np.asarray(docnums, dtype=np.int64))
+        self.docnums = self.array.tolist()
         self.label = label
         self.boost = 1.0
 
@@ -316,14 +317,18 @@ class DocSetQuery(Q.Query):
         return len(self.docnums)
 
     def _local(self, searcher: Searcher) -> list[int]:
+        return self.local_array(searcher).tolist()
+
+    def local_array(self, searcher: Searcher) -> np.ndarray:
         """The document numbers within `searcher`: a segment's sub-searcher numbers from 0 (the set holds
         numbers of the whole index, as a multi-segment searcher hands each segment the query in turn)."""
         parent = searcher.get_parent() if searcher.has_parent() else None
         offset = (parent._offset_for_subsearcher(searcher) or 0) if parent is not None else 0
         if not offset and parent is None:
-            return self.docnums
+            return self.array
         end = offset + searcher.doc_count_all()
-        return [n - offset for n in self.docnums if offset <= n < end]
+        lo, hi = np.searchsorted(self.array, [offset, end])
+        return self.array[lo:hi] - offset
 
     def docs(self, searcher: Searcher, deleting: bool = False):  # noqa: ANN201
         return iter(self._local(searcher))

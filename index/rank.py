@@ -114,7 +114,7 @@ class _Segment:
             if isinstance(q, BoundedExpansion):
                 return self._expansion(q)
             if isinstance(q, DocSetQuery):
-                docs = np.unique(np.asarray(q._local(self.searcher), dtype=np.int64))
+                docs = q.local_array(self.searcher)
                 return Scored(docs, np.full(len(docs), float(q.boost)))
             return self._stepped(q)
         return method(self, q)

@@ -141,7 +141,8 @@ class Extraction:
 class ExtractContext:
     """What a worker hands an extractor besides the file itself."""
 
-    work_dir: Path  # folder for children, created by the extractor that writes one; nothing is written outside it
+    # folder for children, created by the extractor that writes one; nothing is written outside it
+    work_dir: Path
     name_hint: str = ""  # the file's original name (CSV vs TSV, display); never trusted for type
     limits: Limits = field(default_factory=Limits)
     passwords: tuple[str, ...] = ()
