@@ -31,7 +31,7 @@ from app.pipeline.blobstore import BlobStore
 from app.pipeline.derive import DeriveSink
 from app.pipeline.discover import Found, Skipped, discover
 from app.pipeline.record import record_result
-from app.pipeline.workers import Result, Task, WorkerPool
+from app.pipeline.workers import PoolStarter, Result, Task, WorkerPool
 from db.models import Blob, Document, ExtractionAttempt, ImportRun, OcrCache, Source, utcnow
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,8 @@ class IndexSink(Protocol):
 # Least time between two index passes: a Whoosh commit costs about as much per distinct term as per
 # document, so a few large commits are far cheaper than one per store batch.
 INDEX_INTERVAL_S = 2.0
+# Files hashed and queued at most while the worker pool is still starting.
+EARLY_QUEUE_MAX = 1000
 
 
 class _IndexFeeder:
@@ -304,18 +306,29 @@ class _Run:
         interrupted = False
         failed = False
         pool: WorkerPool | None = None
+        # The workers start while the folders are walked and the first files hashed and copied.
+        starter = PoolStarter(self.opts.workers, self.opts.limits, prefetch=2)
         try:
             self._progress("discovering", force=True)
             found = self._discover()
             self._resume_pending()
             self._queue_redo()
-            pool = WorkerPool(self.opts.workers, self.opts.limits, prefetch=2)
             files = iter(found)
             exhausted = False
             while True:
                 if self.imp.cancel.is_set():
                     interrupted = True
                     break
+                if pool is None:
+                    if not (starter.ready() or exhausted or len(self.queue) >= EARLY_QUEUE_MAX):
+                        item = next(files, None)
+                        if item is None:
+                            exhausted = True
+                        else:
+                            self._take_file(item)
+                        self._progress("importing")
+                        continue
+                    pool = starter.get()
                 # Keep a short queue ahead of the workers, hashing while they extract.
                 while not exhausted and len(self.queue) < 2 * self.opts.workers + 2:
                     item = next(files, None)
@@ -339,8 +352,7 @@ class _Run:
             failed = True
             raise
         finally:
-            if pool is not None:
-                pool.close()
+            starter.close()
             # Documents that were in flight stay `pending`; the next import picks them up.
             self._progress("finishing", force=True)
             try:

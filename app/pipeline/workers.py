@@ -13,6 +13,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -350,6 +351,44 @@ class WorkerPool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class PoolStarter:
+    """Starts a `WorkerPool` on a thread of its own.
+
+    The first worker waits for the fork server to import every extractor's libraries (about half a
+    second); meanwhile the importer already walks the folders, hashes and copies the first files.
+    `get()` waits for the pool (or raises what starting it raised); `close()` closes whatever started.
+    """
+
+    def __init__(self, size: int, limits: Limits, prefetch: int = 1) -> None:
+        self._pool: WorkerPool | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._start, args=(size, limits, prefetch), name="dossier-pool-start", daemon=True
+        )
+        self._thread.start()
+
+    def _start(self, size: int, limits: Limits, prefetch: int) -> None:
+        try:
+            self._pool = WorkerPool(size, limits, prefetch=prefetch)
+        except BaseException as exc:  # handed to the importer's thread by get()
+            self._error = exc
+
+    def ready(self) -> bool:
+        return not self._thread.is_alive()
+
+    def get(self) -> WorkerPool:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._pool is not None
+        return self._pool
+
+    def close(self) -> None:
+        self._thread.join()
+        if self._pool is not None:
+            self._pool.close()
 
 
 def _kill(process: multiprocessing.process.BaseProcess) -> None:

@@ -11,8 +11,9 @@ import pytest
 from app.case import Case
 from app.documents import DocumentService
 from app.extract.base import Limits
+from app.pipeline import workers
 from app.pipeline.importer import Importer, ImportOptions
-from app.pipeline.workers import Task, WorkerPool, decode_result
+from app.pipeline.workers import PoolStarter, Task, WorkerPool, decode_result
 
 
 def _import_with(tmp_path: Path, extractor: str, limits: Limits, files: int = 2) -> list:
@@ -87,3 +88,40 @@ def test_pool_replaces_killed_worker(tmp_path: Path) -> None:
         assert results[0].status == "ok"
         assert "hello there" in results[0].extraction.text
     assert hashlib.sha256(blob.read_bytes()).hexdigest()
+
+
+def test_pool_started_in_the_background_extracts(tmp_path: Path) -> None:
+    blob = tmp_path / "a.txt"
+    blob.write_text("started while the importer hashed")
+    starter = PoolStarter(1, replace(Limits(), timeout_s=10))
+    try:
+        pool = starter.get()
+        assert starter.ready()
+        pool.submit(Task(1, str(blob), "a.txt", str(tmp_path / "w")))
+        results = []
+        while not results:
+            results = pool.collect(1.0)
+        assert results[0].status == "ok"
+        assert "started while the importer hashed" in results[0].extraction.text
+    finally:
+        starter.close()
+    assert all(not w.process.is_alive() for w in pool._workers) and not pool._workers
+
+
+def test_pool_that_cannot_start_fails_the_import_with_its_error(tmp_path: Path, monkeypatch) -> None:
+    def refuse(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr(workers, "WorkerPool", refuse)
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.txt").write_text("nothing lost")
+    with Case.open(tmp_path / "case", create=True) as case:
+        with pytest.raises(OSError, match="Too many open files"):
+            Importer(case, ImportOptions(workers=1)).run([src])
+        # The file hashed and registered before the pool failed stays pending: the next import resumes it.
+        monkeypatch.undo()
+        summary = Importer(case, ImportOptions(workers=1)).run([src])
+        docs = list(DocumentService(case).iter_summaries())
+    assert summary.by_status.get("ok") == 1
+    assert [d.status for d in docs] == ["ok"]
