@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -35,6 +36,12 @@ from app.pipeline.workers import PoolStarter, Result, Task, WorkerPool
 from db.models import Blob, Document, ExtractionAttempt, ImportRun, OcrCache, Source, utcnow
 
 log = logging.getLogger(__name__)
+
+# The per-file statements run on the tables (SQLAlchemy Core): no unit-of-work flush per file.
+_DOCS = Document.__table__
+_SOURCES = Source.__table__
+_BLOBS = Blob.__table__
+_ATTEMPTS = ExtractionAttempt.__table__
 
 
 class ImportFailed(Exception):
@@ -169,6 +176,9 @@ class _Pending:
     source_path: str
     depth: int
     top_level: bool
+    sha256: str
+    revision: int = 0  # the document's revision when it was queued (0: never extracted)
+    doc_type: str = ""
 
 
 class Importer:
@@ -269,6 +279,7 @@ class _Run:
         self.touched: set[int] = set()  # documents extracted in this run
         self.uncommitted: list[int] = []
         self.derived: list[tuple[int, int, dict[str, Any]]] = []  # (document, revision, data) to store
+        self.attempts: list[dict[str, Any]] = []  # extraction attempts of the batch, written at its commit
         self.derive_rules: dict[str, Any] = importer.derive.rules() if importer.derive is not None else {}
         self.last_commit = time.monotonic()
         self.files_total = 0
@@ -383,11 +394,16 @@ class _Run:
 
     def _resume_pending(self) -> None:
         rows = self.session.execute(
-            select(Document.id, Document.sha256, Document.file_name, Document.depth).where(
-                Document.status == "pending"
-            )
+            select(
+                _DOCS.c.id,
+                _DOCS.c.sha256,
+                _DOCS.c.file_name,
+                _DOCS.c.depth,
+                _DOCS.c.revision,
+                _DOCS.c.doc_type,
+            ).where(_DOCS.c.status == "pending")
         ).all()
-        for doc_id, sha, name, depth in rows:
+        for doc_id, sha, name, depth, revision, doc_type in rows:
             blob = self.imp.blobs.path(sha)
             if not blob.is_file():
                 self._set_status(doc_id, "corrupt", "stored original is missing from the case")
@@ -395,7 +411,7 @@ class _Run:
             src = (
                 self.session.scalar(select(Source.path).where(Source.document_id == doc_id).limit(1)) or name
             )
-            self.queue.append(_Pending(doc_id, blob, name, src, depth, top_level=False))
+            self.queue.append(_Pending(doc_id, blob, name, src, depth, False, sha, revision, doc_type))
             self.resumed += 1
             self.files_total += 1
 
@@ -405,11 +421,16 @@ class _Run:
         for start in range(0, len(self.redo), 500):
             chunk = self.redo[start : start + 500]
             rows = self.session.execute(
-                select(Document.id, Document.sha256, Document.file_name, Document.depth).where(
-                    Document.id.in_(chunk)
-                )
+                select(
+                    _DOCS.c.id,
+                    _DOCS.c.sha256,
+                    _DOCS.c.file_name,
+                    _DOCS.c.depth,
+                    _DOCS.c.revision,
+                    _DOCS.c.doc_type,
+                ).where(_DOCS.c.id.in_(chunk))
             ).all()
-            for doc_id, sha, name, depth in rows:
+            for doc_id, sha, name, depth, revision, doc_type in rows:
                 if doc_id in queued:
                     continue
                 blob = self.imp.blobs.path(sha)
@@ -420,16 +441,15 @@ class _Run:
                     self.session.scalar(select(Source.path).where(Source.document_id == doc_id).limit(1))
                     or name
                 )
-                self.queue.append(_Pending(doc_id, blob, name, src, depth, top_level=False))
+                self.queue.append(_Pending(doc_id, blob, name, src, depth, False, sha, revision, doc_type))
                 self.files_total += 1
 
     def _take_file(self, item: Found) -> None:
         self.current = str(item.path)
         path_str = self.labels.get(str(item.path), str(item.path))
         known = self.session.execute(
-            select(Source.document_id, Document.status)
-            .join(Document, Document.id == Source.document_id)
-            .where(Source.path == path_str, Source.size == item.size, Source.mtime == item.mtime)
+            select(_SOURCES.c.document_id)
+            .where(_SOURCES.c.path == path_str, _SOURCES.c.size == item.size, _SOURCES.c.mtime == item.mtime)
             .limit(1)
         ).first()
         if known is not None:
@@ -478,71 +498,64 @@ class _Run:
     ) -> None:
         """Record a content and where it was found; queue it for extraction if it is new."""
         s = self.session
-        doc = s.scalar(select(Document).where(Document.sha256 == sha))
-        if doc is not None:
+        doc_id = s.execute(select(_DOCS.c.id).where(_DOCS.c.sha256 == sha)).scalar()
+        source = {
+            "run_id": self.run_id,
+            "path": source_path,
+            "name": name,
+            "size": size,
+            "mtime": mtime,
+            "parent_document_id": parent_id,
+            "relation": relation,
+            "found_at": utcnow(),
+        }
+        if doc_id is not None:
             self.duplicates += 1
-            exists = s.scalar(
-                select(Source.id).where(Source.document_id == doc.id, Source.path == source_path).limit(1)
-            )
-            if exists is None:
-                s.add(
-                    Source(
-                        document_id=doc.id,
-                        run_id=self.run_id,
-                        path=source_path,
-                        name=name,
-                        size=size,
-                        mtime=mtime,
-                        parent_document_id=parent_id,
-                        relation=relation,
-                    )
-                )
-            else:
-                s.execute(
-                    Source.__table__.update()
-                    .where(Source.id == exists)
-                    .values(mtime=mtime, size=size, run_id=self.run_id)
-                )
+            self._add_source(doc_id, source)
             if top_level:
                 self.files_done += 1
             return
-        if s.get(Blob, sha) is None:
-            s.add(Blob(sha256=sha, size=size))
-        doc = Document(
-            sha256=sha,
-            parent_id=parent_id,
-            depth=depth,
-            file_name=name,
-            size=size,
-            status="pending",
-            first_run_id=self.run_id,
-        )
-        s.add(doc)
-        s.flush()
-        s.add(
-            Source(
-                document_id=doc.id,
-                run_id=self.run_id,
-                path=source_path,
-                name=name,
+        s.execute(sqlite_insert(_BLOBS).values(sha256=sha, size=size).on_conflict_do_nothing())
+        doc_id = s.execute(
+            insert(_DOCS).values(
+                sha256=sha,
+                parent_id=parent_id,
+                depth=depth,
+                file_name=name,
                 size=size,
-                mtime=mtime,
-                parent_document_id=parent_id,
-                relation=relation,
+                status="pending",
+                first_run_id=self.run_id,
             )
-        )
+        ).inserted_primary_key[0]
+        self._add_source(doc_id, source)
         self.new += 1
         if not top_level:
             self.files_total += 1
         if depth > self.opts.limits.max_depth:
             self._set_status(
-                doc.id,
+                doc_id,
                 "too_large",
                 f"nested more than {self.opts.limits.max_depth} containers deep: stored, not opened",
             )
             self.files_done += 1
             return
-        self.queue.append(_Pending(doc.id, self.imp.blobs.path(sha), name, source_path, depth, top_level))
+        self.queue.append(
+            _Pending(doc_id, self.imp.blobs.path(sha), name, source_path, depth, top_level, sha)
+        )
+
+    def _add_source(self, doc_id: int, source: dict[str, Any]) -> None:
+        """Where a content was found; a place seen before gets this run's size, mtime and run."""
+        stmt = sqlite_insert(_SOURCES).values(document_id=doc_id, **source)
+        self.session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["document_id", "path"],
+                set_={
+                    "mtime": stmt.excluded.mtime,
+                    "size": stmt.excluded.size,
+                    "run_id": stmt.excluded.run_id,
+                },
+            )
+        )
 
     # -- extraction ----------------------------------------------------------------------------------
     def _dispatch(self, pool: WorkerPool, item: _Pending) -> None:
@@ -560,21 +573,18 @@ class _Run:
                 passwords=self.opts.passwords,
                 extractor=self.opts.extractor,
                 ocr_languages=self.imp.ocr_languages,
-                ocr_known=self._ocr_known(item.doc_id),
+                ocr_known=self._ocr_known(item.doc_id, item.sha256),
                 derive=self.derive_rules,
             )
         )
 
-    def _ocr_known(self, doc_id: int) -> dict[str, list[Any]]:
+    def _ocr_known(self, doc_id: int, sha256: str) -> dict[str, list[Any]]:
         """OCR text the case already has for pages of this content (the worker will not OCR them again)."""
         if not self.imp.ocr_languages:
             return {}
-        doc = self.session.get(Document, doc_id)
-        if doc is None:
-            return {}
         rows = self.session.execute(
             select(OcrCache.page, OcrCache.text, OcrCache.confidence).where(
-                OcrCache.sha256 == doc.sha256,
+                OcrCache.sha256 == sha256,
                 OcrCache.lang == self.imp.ocr_languages,
                 OcrCache.engine == self.imp.ocr_engine,
             )
@@ -583,13 +593,11 @@ class _Run:
             self.ocr_sent[doc_id] = {page for page, _, _ in rows}
         return {str(page): [text, confidence] for page, text, confidence in rows}
 
-    def _store_ocr(self, doc: Document, extraction: Extraction | None) -> None:
+    def _store_ocr(self, doc_id: int, sha256: str, extraction: Extraction | None) -> None:
         """Cache the worker's fresh OCR readings (parts with words) under this content's hash."""
-        from sqlalchemy.dialects.sqlite import insert
-
         from app.extract.ocr import mean_confidence, words_to_text
 
-        sent = self.ocr_sent.pop(doc.id, set())
+        sent = self.ocr_sent.pop(doc_id, set())
         if extraction is None or not self.imp.ocr_languages:
             return
         rows = []
@@ -602,7 +610,7 @@ class _Run:
                 continue
             rows.append(
                 {
-                    "sha256": doc.sha256,
+                    "sha256": sha256,
                     "page": int(part.label),
                     "lang": self.imp.ocr_languages,
                     "engine": self.imp.ocr_engine,
@@ -615,7 +623,7 @@ class _Run:
         if not rows:
             return
         self.ocr_pages += len(rows)
-        stmt = insert(OcrCache)
+        stmt = sqlite_insert(OcrCache)
         stmt = stmt.on_conflict_do_update(
             index_elements=["sha256", "page", "lang", "engine"],
             set_={c: stmt.excluded[c] for c in ("text", "words", "confidence", "created_at")},
@@ -627,37 +635,35 @@ class _Run:
         if item is None:
             return
         work_dir = self.imp.work_root / str(item.doc_id)
-        doc = self.session.get(Document, item.doc_id)
-        if doc is None:
+        revision = record_result(self.session, item.doc_id, item.revision, item.doc_type, result)
+        if revision is None:  # the document was deleted meanwhile
             _remove_dir(work_dir)
             return
-        record_result(self.session, doc, result)
-        if result.derived and doc.status == "ok":
-            self.derived.append((doc.id, doc.revision, result.derived))
-        self._store_ocr(doc, result.extraction)
-        self.session.add(
-            ExtractionAttempt(
-                document_id=doc.id,
-                run_id=self.run_id,
-                extractor=result.extractor,
-                extractor_version=result.extractor_version,
-                status=result.status,
-                reason=result.reason,
-                duration_s=round(result.duration_s, 4),
-            )
+        if result.derived and result.status == "ok":
+            self.derived.append((item.doc_id, revision, result.derived))
+        self._store_ocr(item.doc_id, item.sha256, result.extraction)
+        self.attempts.append(
+            {
+                "document_id": item.doc_id,
+                "run_id": self.run_id,
+                "extractor": result.extractor,
+                "extractor_version": result.extractor_version,
+                "status": result.status,
+                "reason": result.reason,
+                "duration_s": round(result.duration_s, 4),
+                "started_at": utcnow(),
+            }
         )
         if result.status in FAILED_STATUSES:
             self.failed += 1
-        self.touched.add(doc.id)
-        self.uncommitted.append(doc.id)
+        self.touched.add(item.doc_id)
+        self.uncommitted.append(item.doc_id)
         self.files_done += 1
         if result.extraction is not None and result.extraction.children:
-            self._take_children(doc, item, result.extraction, work_dir)
+            self._take_children(item, result.extraction, work_dir)
         _remove_dir(work_dir)
 
-    def _take_children(
-        self, parent: Document, item: _Pending, extraction: Extraction, work_dir: Path
-    ) -> None:
+    def _take_children(self, item: _Pending, extraction: Extraction, work_dir: Path) -> None:
         root = work_dir.resolve()
         for child in extraction.children:
             child_path = (work_dir / child.path).resolve()
@@ -679,7 +685,7 @@ class _Run:
                 name=_display_name(child.name),
                 source_path=f"{item.source_path}//{child.name}",
                 mtime=_timestamp(child.metadata.get("mtime")),
-                parent_id=parent.id,
+                parent_id=item.doc_id,
                 depth=item.depth + 1,
                 relation=child.relation,
                 top_level=False,
@@ -710,6 +716,9 @@ class _Run:
 
     def _commit(self) -> None:
         self._store_derived()
+        attempts, self.attempts = self.attempts, []
+        if attempts:
+            self.session.execute(insert(_ATTEMPTS), attempts)
         try:
             self.session.commit()
         except OperationalError as exc:
