@@ -12,7 +12,8 @@ import logging
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -225,20 +226,66 @@ class SearchService:
         self.store_facets: dict[str, Callable[[Session, set[int]], dict[str, int]]] = {
             "status": _status_facet
         }
+        self._process: Any = None  # app.index_process.IndexProcess while an import writes through it
+
+    @contextmanager
+    def index_process(self) -> Iterator[None]:
+        """For the duration, `index_documents` writes the index from a child process (an import: see
+        app/index_process.py). If the child fails, indexing falls back to this process."""
+        if self.case.read_only or self._process is not None:
+            yield
+            return
+        from app.index_process import IndexProcess
+
+        self._process = IndexProcess(self.case.root)
+        try:
+            yield
+        finally:
+            process, self._process = self._process, None
+            process.close()
 
     # -- the index as an import sink ------------------------------------------------------------------
-    def index_documents(self, doc_ids: Sequence[int]) -> None:
-        """Index (or re-index) these committed documents, then record which revision the index holds."""
+    def index_documents(self, doc_ids: Sequence[int], *, defer_revisions: bool = False) -> dict[int, int]:
+        """Index (or re-index) these committed documents, then record which revision the index holds.
+
+        Returns {id: revision indexed}. With `defer_revisions` the caller records them (an import writes
+        them in its own next transaction instead of waiting here for the store's write lock).
+        """
+        indexed: dict[int, int] = {}
         if self.case.read_only:
-            return
+            return indexed
         for start in range(0, len(doc_ids), 500):
             chunk = list(doc_ids[start : start + 500])
-            with self.case.reader() as s:
-                docs, revisions = self._index_docs(s, chunk)
-            self.index.write(docs)
-            with self.case.transaction() as s:
-                for doc_id, revision in revisions.items():
-                    s.execute(update(Document).where(Document.id == doc_id).values(indexed_revision=revision))
+            revisions = self._index_elsewhere(chunk)
+            if revisions is None:
+                with self.case.reader() as s:
+                    docs, revisions = self._index_docs(s, chunk)
+                self.index.write(docs)
+            indexed.update(revisions)
+            if not defer_revisions:
+                with self.case.transaction() as s:
+                    for doc_id, revision in revisions.items():
+                        s.execute(
+                            update(Document).where(Document.id == doc_id).values(indexed_revision=revision)
+                        )
+        return indexed
+
+    def _index_elsewhere(self, ids: list[int]) -> dict[int, int] | None:
+        """Index `ids` through the index process, if one runs: {id: revision}, or None to do it here."""
+        process = self._process
+        if process is None:
+            return None
+        from app.index_process import IndexProcessError
+
+        try:
+            revisions = process.index(ids)
+        except IndexProcessError as exc:
+            log.warning("index process failed (%s); indexing in this process from now on", exc)
+            self._process = None
+            process.close()
+            return None
+        self.index.changed()
+        return revisions
 
     def index_pending(self) -> int:
         """Index documents the index has not seen at their current revision (after a crash, say)."""

@@ -42,15 +42,13 @@ class Services:
         search, review = self.search, self.review
 
         class AfterCommit:
-            """The importer's index sink: indexes a batch, then computes its suggestion features, on the
-            importer's indexing thread, so both overlap extraction instead of following the import."""
+            """The importer's index sink: indexes each committed batch on the importer's indexing thread
+            (through the index process), overlapping extraction instead of following the import. It
+            writes nothing to the store itself: the importer records the revisions indexed in its next
+            transaction, so this thread never waits for the write lock the importer holds."""
 
-            def index_documents(self, doc_ids: Sequence[int]) -> None:
-                search.index_documents(doc_ids)
-                try:
-                    featured.extend(review.refresh_features(doc_ids))
-                except Exception:  # derived; whatever is missed is stale and recomputed below
-                    log.exception("computing suggestion features failed")
+            def index_documents(self, doc_ids: Sequence[int]) -> dict[int, int]:
+                return search.index_documents(doc_ids, defer_revisions=True)
 
         insights = self.insights
 
@@ -72,7 +70,8 @@ class Services:
         importer = Importer(
             self.case, options, index=AfterCommit(), derive=Derived(), on_progress=on_progress, cancel=cancel
         )
-        summary = importer.run(paths)
+        with self.search.index_process():  # the index is written beside the import, not inside it
+            summary = importer.run(paths)
         try:
             self.search.index.write([], merge=True)  # fold the import's small segments together
         except Exception:

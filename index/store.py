@@ -72,8 +72,12 @@ class _ChunkedPostingPool(PostingPool):
             self._remove_run(path)
 
 
+# How long a writer waits for the index's write lock (held by the other process during an import).
+WRITE_LOCK_WAIT_S = 60.0
+
+
 def _writer(ix: whoosh_index.Index, limitmb: int) -> SegmentWriter:
-    writer = ix.writer(limitmb=limitmb, procs=1)
+    writer = ix.writer(limitmb=limitmb, procs=1, timeout=WRITE_LOCK_WAIT_S, delay=0.05)
     pool = writer.pool  # nothing added yet: swap in the faster-spilling pool
     writer.pool = _ChunkedPostingPool(pool.tempstore, pool.segment, limitmb=limitmb)
     return writer
@@ -187,6 +191,11 @@ class SearchIndex:
             except BaseException:
                 _abandon(writer)
                 raise
+            self._invalidate()
+
+    def changed(self) -> None:
+        """Another process committed to the index: later searches open its new state."""
+        with self._lock:
             self._invalidate()
 
     def _invalidate(self) -> None:

@@ -15,12 +15,12 @@ import socket
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -49,9 +49,14 @@ class ImportFailed(Exception):
 
 
 class IndexSink(Protocol):
-    """Receives ids of documents whose rows were just committed (the search index)."""
+    """Receives ids of documents whose rows were just committed (the search index).
 
-    def index_documents(self, doc_ids: Sequence[int]) -> None: ...
+    It may return {id: revision indexed} for the importer to record (`Document.indexed_revision`) in its
+    next transaction, rather than wait for the store's write lock, which the importer holds most of the
+    time; None when it recorded them itself.
+    """
+
+    def index_documents(self, doc_ids: Sequence[int]) -> Mapping[int, int] | None: ...
 
 
 # Least time between two index passes: a Whoosh commit costs about as much per distinct term as per
@@ -74,6 +79,7 @@ class _IndexFeeder:
         self.interval = interval
         self.cond = threading.Condition()
         self.pending: dict[int, None] = {}  # ordered, without repeats
+        self.indexed: dict[int, int] = {}  # id → revision the index holds, for the importer to record
         self.closed = False
         self.thread = threading.Thread(target=self._loop, name="dossier-index", daemon=True)
         self.thread.start()
@@ -82,6 +88,11 @@ class _IndexFeeder:
         with self.cond:
             self.pending.update(dict.fromkeys(ids))
             self.cond.notify()
+
+    def take_indexed(self) -> dict[int, int]:
+        with self.cond:
+            indexed, self.indexed = self.indexed, {}
+        return indexed
 
     def close(self) -> None:
         with self.cond:
@@ -101,7 +112,10 @@ class _IndexFeeder:
                     return
                 ids, self.pending = list(self.pending), {}
             try:
-                self.sink.index_documents(ids)
+                indexed = self.sink.index_documents(ids)
+                if indexed:
+                    with self.cond:
+                        self.indexed.update(indexed)
             except Exception:
                 log.exception("indexing %d documents failed; `reindex` will repair the index", len(ids))
             last = time.monotonic()
@@ -375,6 +389,7 @@ class _Run:
             finally:
                 if self.feeder is not None:
                     self.feeder.close()
+                    self._record_last_indexed()
                 self.session.close()
                 shutil.rmtree(self.imp.work_root, ignore_errors=True)
         return summary
@@ -716,6 +731,7 @@ class _Run:
 
     def _commit(self) -> None:
         self._store_derived()
+        self._record_indexed()
         attempts, self.attempts = self.attempts, []
         if attempts:
             self.session.execute(insert(_ATTEMPTS), attempts)
@@ -736,6 +752,27 @@ class _Run:
         ids, self.uncommitted = self.uncommitted, []
         if ids and self.feeder is not None:
             self.feeder.add(ids)
+
+    def _record_indexed(self) -> None:
+        """Which revision of each document the index now holds (handed over by the indexing thread)."""
+        indexed = self.feeder.take_indexed() if self.feeder is not None else {}
+        if indexed:
+            self.session.execute(
+                update(_DOCS)
+                .where(_DOCS.c.id == bindparam("doc_id"))
+                .values(indexed_revision=bindparam("rev")),
+                [{"doc_id": doc_id, "rev": rev} for doc_id, rev in indexed.items()],
+            )
+
+    def _record_last_indexed(self) -> None:
+        """After the last index pass: its revisions, in a transaction of their own. A failure only leaves
+        them lagging, and lagging documents are indexed again when the case is next opened."""
+        try:
+            self._record_indexed()
+            self.session.commit()
+        except Exception:
+            self.session.rollback()
+            log.exception("recording which documents the index holds failed")
 
     def _store_derived(self) -> None:
         """The batch's entities and features, written in its transaction (the sink drops any item it

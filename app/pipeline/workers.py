@@ -180,6 +180,22 @@ def _apply_rlimits(memory_mb: int) -> None:
         pass
 
 
+def process_context() -> Any:
+    """The multiprocessing context every child of the app is started from: a fork server when the platform
+    has one (safe next to Qt's threads, cheap to restart), else spawn."""
+    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    ctx = multiprocessing.get_context(method)
+    if method == "forkserver":
+        # Every extractor's libraries are imported once, in the fork server: each worker (and each
+        # replacement of a killed one) starts with them loaded instead of importing them again. (The
+        # list only counts when the server starts, so whichever child comes first sets it.)
+        from app.extract.registry import EXTRACTORS
+
+        modules = sorted({spec.partition(":")[0] for spec in EXTRACTORS})
+        ctx.set_forkserver_preload(["app.pipeline.workers", "app.extract.registry", *modules])
+    return ctx
+
+
 # -- the supervisor --------------------------------------------------------------------------------
 
 
@@ -217,15 +233,7 @@ class WorkerPool:
     _ctx: Any = None
 
     def __post_init__(self) -> None:
-        method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-        self._ctx = multiprocessing.get_context(method)
-        if method == "forkserver":
-            # Every extractor's libraries are imported once, in the fork server: each worker (and each
-            # replacement of a killed one) starts with them loaded instead of importing them again.
-            from app.extract.registry import EXTRACTORS
-
-            modules = sorted({spec.partition(":")[0] for spec in EXTRACTORS})
-            self._ctx.set_forkserver_preload(["app.pipeline.workers", "app.extract.registry", *modules])
+        self._ctx = process_context()
         self._workers = [self._start() for _ in range(max(1, self.size))]
 
     def _start(self) -> _Worker:

@@ -1,0 +1,106 @@
+"""Index writing in a process of its own, for the length of an import.
+
+Whoosh writes segments in pure Python: in the importer's process its indexing thread and the thread that
+hashes, copies and stores files would share one interpreter lock, so on a multi-core machine the import
+would be bound by that one process while the cores sit partly idle. During an import the index is
+therefore written by a child process: it receives the ids of committed documents, reads them from the
+case store itself (a read-only connection; the store is the source of truth), writes and commits them
+to the index, and answers with the revision of each document it indexed. The importer's process
+records those revisions and drops its cached searcher, so searches see the documents at once.
+
+Nothing here parses untrusted files (the text is already extracted), so there is no deadline; a child
+that dies is reported as an error and the caller indexes in its own process instead.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+class IndexProcessError(Exception):
+    """The index process failed or died; the message says how."""
+
+
+def _serve(conn: Connection, case_dir: str) -> None:
+    """The child's loop: ids in, {id: revision} out, until the pipe closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the importer's to handle
+    from app.case import Case
+    from app.search import SearchService
+
+    case = Case.open(case_dir, read_only=True)
+    search = SearchService(case)
+    try:
+        while True:
+            try:
+                ids = json.loads(conn.recv_bytes())
+            except (EOFError, OSError):
+                return
+            try:
+                with case.reader() as s:
+                    docs, revisions = search._index_docs(s, [int(i) for i in ids])
+                search.index.write(docs)
+                answer: dict[str, Any] = {"revisions": {str(k): v for k, v in revisions.items()}}
+            except Exception as exc:  # reported to the importer, which indexes these itself
+                log.exception("indexing in the index process failed")
+                answer = {"error": f"{type(exc).__name__}: {exc}"[:500]}
+            conn.send_bytes(json.dumps(answer).encode("utf-8"))
+    finally:
+        search.index.close()
+        case.close()
+
+
+class IndexProcess:
+    """The parent's handle: `index(ids)` returns {id: revision} of what the child indexed and committed."""
+
+    def __init__(self, case_dir: Path) -> None:
+        self.case_dir = case_dir
+        self._conn: Connection | None = None
+        self._process: Any = None
+
+    def _start(self) -> None:
+        from app.pipeline.workers import process_context
+
+        ctx = process_context()
+        self._conn, child = ctx.Pipe(duplex=True)
+        self._process = ctx.Process(
+            target=_serve, args=(child, str(self.case_dir)), name="dossier-index", daemon=True
+        )
+        self._process.start()
+        child.close()
+
+    def index(self, ids: list[int]) -> dict[int, int]:
+        """Index and commit these documents in the child (started on first use)."""
+        try:
+            if self._process is None:
+                self._start()
+            assert self._conn is not None
+            self._conn.send_bytes(json.dumps(ids).encode("utf-8"))
+            while not self._conn.poll():
+                wait([self._conn, self._process.sentinel])
+                if not self._process.is_alive() and not self._conn.poll():
+                    raise IndexProcessError(f"the index process exited (code {self._process.exitcode})")
+            answer = json.loads(self._conn.recv_bytes())
+        except (EOFError, OSError, ValueError) as exc:
+            raise IndexProcessError(f"the index process did not answer: {exc}") from exc
+        if "error" in answer:
+            raise IndexProcessError(str(answer["error"]))
+        return {int(k): int(v) for k, v in answer["revisions"].items()}
+
+    def close(self) -> None:
+        if self._process is None or self._conn is None:
+            return
+        try:
+            self._conn.close()
+        except OSError:
+            pass
+        self._process.join(30)  # it commits nothing between requests: closing the pipe ends it
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join(5)
