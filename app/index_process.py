@@ -39,10 +39,11 @@ def _serve(conn: Connection, case_dir: str) -> None:
     try:
         while True:
             try:
-                ids = json.loads(conn.recv_bytes())
+                request = conn.recv_bytes()
             except (EOFError, OSError):
                 return
             try:
+                ids = json.loads(request)
                 with case.reader() as s:
                     docs, revisions = search._index_docs(s, [int(i) for i in ids])
                 search.index.write(docs)

@@ -237,12 +237,12 @@ class SearchService:
             return
         from app.index_process import IndexProcess
 
-        self._process = IndexProcess(self.case.root)
+        process = self._process = IndexProcess(self.case.root)
         try:
             yield
         finally:
-            process, self._process = self._process, None
-            process.close()
+            self._process = None
+            process.close()  # again, harmless, if a failure closed it already
 
     # -- the index as an import sink ------------------------------------------------------------------
     def index_documents(self, doc_ids: Sequence[int], *, defer_revisions: bool = False) -> dict[int, int]:

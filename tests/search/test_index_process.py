@@ -1,0 +1,82 @@
+"""During an import the index is written by a child process; the store records what it indexed."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from app.index_process import IndexProcess, IndexProcessError
+from app.pipeline.importer import ImportOptions
+from app.services import build_services
+from db.models import Document
+
+CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus" / "real"
+FILES = ["pdf/enron_AggieNight2001.pdf", "docx/poi_SampleDoc.docx", "csv/datasets_airport-codes.csv"]
+
+
+def _leak(tmp_path: Path) -> Path:
+    src = tmp_path / "leak"
+    src.mkdir()
+    for i in range(30):  # enough documents for several store batches
+        (src / f"note{i:02}.txt").write_text(f"Memo {i}: payment for work order WO-2017-{i:04} approved.\n")
+    for rel in FILES:
+        if (CORPUS / rel).is_file():
+            shutil.copy(CORPUS / rel, src / Path(rel).name)
+    return src
+
+
+def _indexed_state(services) -> tuple[int, list[tuple[int, int, int]]]:  # noqa: ANN001
+    with services.case.reader() as s:
+        rows = s.execute(select(Document.id, Document.revision, Document.indexed_revision)).all()
+    return len(rows), [tuple(r) for r in rows]
+
+
+def test_import_indexes_through_the_child_and_records_revisions(tmp_path: Path, monkeypatch) -> None:
+    calls: list[int] = []
+    original = IndexProcess.index
+
+    def counting(self, ids):  # noqa: ANN001, ANN202
+        calls.append(len(ids))
+        return original(self, ids)
+
+    monkeypatch.setattr(IndexProcess, "index", counting)
+    with build_services(tmp_path / "case", create=True) as services:
+        summary = services.import_paths([_leak(tmp_path)], ImportOptions(workers=2, batch_size=5, ocr=False))
+        assert calls and sum(calls) == summary.documents  # every document went through the child
+        count, rows = _indexed_state(services)
+        assert count == summary.documents
+        assert all(indexed == revision for _, revision, indexed in rows)
+        assert services.search.verify().ok
+        hits = services.search.search('"WO-2017-0007"')
+        assert hits.total == 1
+        assert services.search.search("Aggie").total >= 1
+
+
+def test_a_failing_child_falls_back_to_indexing_in_process(tmp_path: Path, monkeypatch) -> None:
+    def broken(self, ids):  # noqa: ANN001, ANN202
+        raise IndexProcessError("the index process exited (code -9)")
+
+    monkeypatch.setattr(IndexProcess, "index", broken)
+    with build_services(tmp_path / "case", create=True) as services:
+        summary = services.import_paths([_leak(tmp_path)], ImportOptions(workers=2, batch_size=5, ocr=False))
+        count, rows = _indexed_state(services)
+        assert count == summary.documents
+        assert all(indexed == revision for _, revision, indexed in rows)
+        assert services.search.search('"WO-2017-0012"').total == 1
+
+
+def test_a_child_that_dies_is_reported(tmp_path: Path) -> None:
+    with build_services(tmp_path / "case", create=True) as services:
+        services.import_paths([_leak(tmp_path)], ImportOptions(workers=1, ocr=False))
+        process = IndexProcess(services.case.root)
+        try:
+            assert set(process.index([1, 2])) == {1, 2}
+            process._process.kill()
+            process._process.join(5)
+            with pytest.raises(IndexProcessError, match="index process"):
+                process.index([3])
+        finally:
+            process.close()
