@@ -319,7 +319,10 @@ class OcrEngine:
         line = -1
         if iterator is not None:
             for item in tesserocr.iterate_level(iterator, ril.WORD):
-                word = item.GetUTF8Text(ril.WORD)
+                try:
+                    word = item.GetUTF8Text(ril.WORD)
+                except RuntimeError:  # "No text returned": a page (or region) with nothing legible on it
+                    continue
                 box = item.BoundingBox(ril.WORD)
                 if not word or not word.strip() or box is None:
                     continue

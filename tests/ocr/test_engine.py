@@ -210,3 +210,26 @@ def test_text_pdfs_are_left_alone(tmp_path: Path) -> None:
     ex = PdfExtractor().extract(path, ctx(tmp_path, ocr_languages="eng"))
     assert engine.pages_recognised == before
     assert ex.parts[0].origin == "text" and "ocr_engine" not in ex.metadata
+
+
+CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus" / "real"
+
+
+@pytest.mark.parametrize("source", ["blank", "photo"])
+def test_image_with_nothing_legible_is_read_as_no_text(tmp_path: Path, source: str) -> None:
+    if source == "blank":
+        path = tmp_path / "blank.png"
+        Image.new("RGB", (800, 600), "white").save(path)
+    else:  # the picture attached to a real email of the corpus (a logo: no words in it)
+        from email import policy
+        from email.parser import BytesParser
+
+        message = BytesParser(policy=policy.default).parse(
+            (CORPUS / "eml" / "tika_testEmailWithPNGAtt.eml").open("rb")
+        )
+        attachment = next(message.iter_attachments())
+        path = tmp_path / attachment.get_filename()
+        path.write_bytes(attachment.get_content())
+    ex = ImageExtractor().extract(path, ctx(tmp_path, ocr_languages="eng"))
+    assert [p.needs_ocr for p in ex.parts] == [False]
+    assert len(ex.parts[0].text) < 20  # nothing, or a few specks read as letters; never an error
