@@ -45,12 +45,15 @@ DOC_TYPES = (
     "ar",
     "cab",
     "publisher",
+    "ole-chart",  # a Microsoft Graph chart embedded in an Office file (its own "Workbook" stream is no XLS)
     "ole",
     "empty",
     "binary",
 )
 
 _HEAD = 8192
+# Class id of Microsoft Graph charts (MSGraph.Chart.8): OLE objects embedded in Office documents.
+_MS_GRAPH_CLSID = "00020803-0000-0000-C000-000000000046"
 _MBOX_ENVELOPE = re.compile(rb"^From \S+ +(Mon|Tue|Wed|Thu|Fri|Sat|Sun) +\w{3} +\d{1,2} +\d{1,2}:\d{2}")
 
 _EMAIL_HEADER = re.compile(
@@ -233,8 +236,11 @@ def _ole_kind(path: Path) -> str:
     try:
         with olefile.OleFileIO(str(path)) as ole:
             streams = {"/".join(s) for s in ole.listdir(streams=True, storages=True)}
+            clsid = str(ole.root.clsid or "").upper()
     except Exception:
         return "ole"
+    if clsid == _MS_GRAPH_CLSID:
+        return "ole-chart"
     lowered = {s.lower() for s in streams}
     if "encryptedpackage" in lowered or "encryptioninfo" in lowered:
         return "ole-encrypted"

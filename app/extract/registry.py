@@ -43,6 +43,10 @@ EXTRACTORS = (
 UNREADABLE = {
     "wordperfect": ("unsupported", "WordPerfect document: format not supported; original kept"),
     "publisher": ("unsupported", "Microsoft Publisher document: format not supported; original kept"),
+    "ole-chart": (
+        "unsupported",
+        "embedded Microsoft Graph chart (an OLE object of its Office document): not read; original kept",
+    ),
     "ole": ("unsupported", "unrecognised OLE2 compound file; original kept"),
     "binary": ("unsupported", "unrecognised binary file; original kept"),
     "image": ("unsupported", "image without a text layer; original kept"),

@@ -66,3 +66,24 @@ def test_scanned_pages_are_flagged(real_case) -> None:
         if row["path"].startswith("real/pdf-scanned/"):
             doc = real_case.doc_by_sha(row["sha256"])
             assert doc.needs_ocr or doc.meta.get("ocr_pages"), row["path"]
+
+
+def test_nothing_real_inside_a_container_is_called_damaged(real_case) -> None:
+    """Attachments, embedded objects and archive members of real files are read, or listed as unsupported
+    with what they are (an embedded chart, a RAR archive), never `corrupt`: a picture without legible
+    text is a picture, and an Office file's embedded chart is no damaged spreadsheet."""
+    from sqlalchemy import select
+
+    from db.models import Document
+
+    with real_case.services.case.reader() as s:
+        rows = s.execute(
+            select(Document.file_name, Document.status, Document.reason).where(
+                Document.parent_id.is_not(None)
+            )
+        ).all()
+    assert len(rows) > 100
+    damaged = [f"{name}: {reason}" for name, status, reason in rows if status in ("corrupt", "crashed")]
+    assert not damaged, damaged
+    charts = [reason for name, status, reason in rows if name == "oleObject1.bin"]
+    assert charts and all("Microsoft Graph chart" in r for r in charts)
