@@ -83,6 +83,18 @@ def similarity(a: bytes, b: bytes) -> float:
     return float(np.mean(sa == sb))
 
 
+def similarities(a: bytes, others: Sequence[bytes]) -> np.ndarray:
+    """`similarity` of `a` with each of `others`, in one array operation (signatures of another length: 0)."""
+    sa = np.frombuffer(a, dtype=np.uint64)
+    same = [o if len(o) == len(a) else bytes(len(a)) for o in others]
+    if not same:
+        return np.zeros(0)
+    sb = np.frombuffer(b"".join(same), dtype=np.uint64).reshape(len(same), len(sa))
+    scores = (sb == sa).mean(axis=1)
+    scores[[len(o) != len(a) for o in others]] = 0.0
+    return scores
+
+
 def bands(sig: np.ndarray) -> list[str]:
     return [
         hashlib.blake2b(sig[i * ROWS : (i + 1) * ROWS].tobytes(), digest_size=10).hexdigest()

@@ -43,6 +43,9 @@ log = logging.getLogger(__name__)
 REVIEW_STATUSES = ("unreviewed", "relevant", "not_relevant", "follow_up")
 TAG_COLORS = ("#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#db2777", "#0891b2", "#4b5563")
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+# Documents per link-suggestion pass: candidates whose band values recur across passes are read once per
+# pass, so larger passes read far fewer rows; the write lock is held only for the final insert of each.
+SUGGEST_BATCH = 1000
 
 
 class ReviewError(Exception):
@@ -683,9 +686,9 @@ class ReviewService:
         with self.case.reader() as s:
             holders = suggest.reference_holders(s)
         created = 0
-        for start in range(0, len(todo), 200):
+        for start in range(0, len(todo), SUGGEST_BATCH):
             with self.case.transaction() as s:
-                created += suggest.refresh_suggestions(s, todo[start : start + 200], holders)
+                created += suggest.refresh_suggestions(s, todo[start : start + SUGGEST_BATCH], holders)
         return created
 
     def accept_suggestion(self, suggestion_id: int, relation: str | None = None) -> LinkInfo:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from itertools import combinations
 
 import numpy as np
-from sqlalchemy import delete, select, tuple_
+from sqlalchemy import delete, insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from app.review.features import (  # noqa: F401 - the features' API, used through this module too
@@ -26,7 +26,7 @@ from app.review.features import (  # noqa: F401 - the features' API, used throug
     compile_patterns,
     references,
     signature,
-    similarity,
+    similarities,
     text_features,
 )
 from db.models import Document, DocumentBand, DocumentFeatures, Part, Suggestion
@@ -136,7 +136,6 @@ def refresh_suggestions(
     """
     if not doc_ids:
         return 0
-    created = 0
     existing = {
         (a, b, kind, detail)
         for a, b, kind, detail in s.execute(
@@ -146,14 +145,14 @@ def refresh_suggestions(
         )
     }
 
+    rows: list[dict[str, object]] = []  # written with one statement per chunk at the end, not one object each
+
     def propose(a: int, b: int, kind: str, detail: str, score: float) -> None:
-        nonlocal created
         a, b = min(a, b), max(a, b)
         if a == b or (a, b, kind, detail) in existing:
             return
         existing.add((a, b, kind, detail))
-        s.add(Suggestion(a_id=a, b_id=b, kind=kind, detail=detail, score=score))
-        created += 1
+        rows.append({"a_id": a, "b_id": b, "kind": kind, "detail": detail, "score": score, "state": "open"})
 
     # Shared references: group every document by each reference it carries.
     wanted = set()
@@ -181,10 +180,11 @@ def refresh_suggestions(
         ).all()
     )
     # One query for the bands of the batch, then one per chunk of (band, value) pairs (indexed).
+    band_rows = DocumentBand.__table__.c  # plain rows, no ORM loading: a batch reads many of them
     mine: dict[tuple[int, str], list[int]] = defaultdict(list)
     for doc_id, band, value in s.execute(
-        select(DocumentBand.document_id, DocumentBand.band, DocumentBand.value).where(
-            DocumentBand.document_id.in_(list(sigs))
+        select(band_rows.document_id, band_rows.band, band_rows.value).where(
+            band_rows.document_id.in_(list(sigs))
         )
     ):
         mine[(band, value)].append(doc_id)
@@ -192,8 +192,8 @@ def refresh_suggestions(
     pairs = sorted(mine)
     for start in range(0, len(pairs), 400):
         for other, band, value in s.execute(
-            select(DocumentBand.document_id, DocumentBand.band, DocumentBand.value).where(
-                tuple_(DocumentBand.band, DocumentBand.value).in_(pairs[start : start + 400])
+            select(band_rows.document_id, band_rows.band, band_rows.value).where(
+                tuple_(band_rows.band, band_rows.value).in_(pairs[start : start + 400])
             )
         ):
             for doc_id in mine[(band, value)]:
@@ -210,11 +210,18 @@ def refresh_suggestions(
             ).all()
         )
     for doc_id, sig in sigs.items():
-        for other in candidates.get(doc_id, ()):
-            other_sig = sigs.get(other) or other_sigs.get(other)
-            if other_sig is None:
-                continue
-            score = similarity(sig, other_sig)
+        # Candidates are symmetric within the batch: such a pair is scored from its lower id only.
+        scored = [
+            (other, other_sig)
+            for other in sorted(candidates.get(doc_id, ()))
+            if not (other < doc_id and other in sigs)
+            and (other_sig := sigs.get(other) or other_sigs.get(other)) is not None
+        ]
+        if not scored:
+            continue
+        for (other, _), score in zip(scored, similarities(sig, [g for _, g in scored]), strict=True):
             if score >= NEAR_DUPLICATE_MIN:
-                propose(doc_id, other, "near_duplicate", f"{round(score * 100)}% similar", score)
-    return created
+                propose(doc_id, other, "near_duplicate", f"{round(score * 100)}% similar", float(score))
+    for start in range(0, len(rows), 20_000):
+        s.execute(insert(Suggestion.__table__), rows[start : start + 20_000])
+    return len(rows)
