@@ -44,6 +44,30 @@ _BLOBS = Blob.__table__
 _ATTEMPTS = ExtractionAttempt.__table__
 
 
+def _upsert_source() -> Any:
+    stmt = sqlite_insert(_SOURCES)
+    return stmt.on_conflict_do_update(
+        index_elements=["document_id", "path"],
+        set_={"mtime": stmt.excluded.mtime, "size": stmt.excluded.size, "run_id": stmt.excluded.run_id},
+    )
+
+
+# Built once, executed with parameters: building a statement per file cost more than running it.
+_FIND_SOURCE = (
+    select(_SOURCES.c.document_id)
+    .where(
+        _SOURCES.c.path == bindparam("path"),
+        _SOURCES.c.size == bindparam("size"),
+        _SOURCES.c.mtime == bindparam("mtime"),
+    )
+    .limit(1)
+)
+_FIND_DOCUMENT = select(_DOCS.c.id).where(_DOCS.c.sha256 == bindparam("sha"))
+_ADD_BLOB = sqlite_insert(_BLOBS).on_conflict_do_nothing()
+_ADD_DOCUMENT = insert(_DOCS)
+_UPSERT_SOURCE = _upsert_source()
+
+
 class ImportFailed(Exception):
     """The import could not run at all (missing path, unwritable case); the message is for the reporter."""
 
@@ -463,9 +487,7 @@ class _Run:
         self.current = str(item.path)
         path_str = self.labels.get(str(item.path), str(item.path))
         known = self.session.execute(
-            select(_SOURCES.c.document_id)
-            .where(_SOURCES.c.path == path_str, _SOURCES.c.size == item.size, _SOURCES.c.mtime == item.mtime)
-            .limit(1)
+            _FIND_SOURCE, {"path": path_str, "size": item.size, "mtime": item.mtime}
         ).first()
         if known is not None:
             self.unchanged += 1
@@ -513,7 +535,7 @@ class _Run:
     ) -> None:
         """Record a content and where it was found; queue it for extraction if it is new."""
         s = self.session
-        doc_id = s.execute(select(_DOCS.c.id).where(_DOCS.c.sha256 == sha)).scalar()
+        doc_id = s.execute(_FIND_DOCUMENT, {"sha": sha}).scalar()
         source = {
             "run_id": self.run_id,
             "path": source_path,
@@ -530,17 +552,18 @@ class _Run:
             if top_level:
                 self.files_done += 1
             return
-        s.execute(sqlite_insert(_BLOBS).values(sha256=sha, size=size).on_conflict_do_nothing())
+        s.execute(_ADD_BLOB, {"sha256": sha, "size": size})
         doc_id = s.execute(
-            insert(_DOCS).values(
-                sha256=sha,
-                parent_id=parent_id,
-                depth=depth,
-                file_name=name,
-                size=size,
-                status="pending",
-                first_run_id=self.run_id,
-            )
+            _ADD_DOCUMENT,
+            {
+                "sha256": sha,
+                "parent_id": parent_id,
+                "depth": depth,
+                "file_name": name,
+                "size": size,
+                "status": "pending",
+                "first_run_id": self.run_id,
+            },
         ).inserted_primary_key[0]
         self._add_source(doc_id, source)
         self.new += 1
@@ -560,17 +583,7 @@ class _Run:
 
     def _add_source(self, doc_id: int, source: dict[str, Any]) -> None:
         """Where a content was found; a place seen before gets this run's size, mtime and run."""
-        stmt = sqlite_insert(_SOURCES).values(document_id=doc_id, **source)
-        self.session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["document_id", "path"],
-                set_={
-                    "mtime": stmt.excluded.mtime,
-                    "size": stmt.excluded.size,
-                    "run_id": stmt.excluded.run_id,
-                },
-            )
-        )
+        self.session.execute(_UPSERT_SOURCE, {"document_id": doc_id, **source})
 
     # -- extraction ----------------------------------------------------------------------------------
     def _dispatch(self, pool: WorkerPool, item: _Pending) -> None:

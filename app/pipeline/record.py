@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.extract.base import Extraction, clean_meta
 from db.models import Cell, Document, Email, Part, utcnow
 
 _DOCS = Document.__table__
+# Built once; the columns it sets are the parameters' keys (other than the id it matches).
+_UPDATE_DOCUMENT = update(_DOCS).where(_DOCS.c.id == bindparam("doc_id_"))
 
 if TYPE_CHECKING:
     from app.pipeline.workers import Result
@@ -58,7 +60,7 @@ def record_result(session: Session, doc_id: int, revision: int, doc_type: str, r
         values["needs_ocr"] = any(row["needs_ocr"] for row in part_rows)
     if revision:  # text only exists once a result has been recorded
         _clear_text(session, doc_id)
-    updated = session.execute(update(_DOCS).where(_DOCS.c.id == doc_id).values(values)).rowcount
+    updated = session.execute(_UPDATE_DOCUMENT, {"doc_id_": doc_id, **values}).rowcount
     if not updated:
         return None
     if extraction is not None:
