@@ -134,7 +134,9 @@ def run_ocr(
 
     options = replace(options or ImportOptions(), ocr=True)
     services.search.ensure_index()
-    importer = Importer(services.case, options, index=services.search, on_progress=on_progress, cancel=cancel)
+    importer = Importer(
+        services.case, options, index=services.search.import_sink(), on_progress=on_progress, cancel=cancel
+    )
     summary = importer.rerun(list(doc_ids))
     try:
         services.search.index.write([], merge=True)

@@ -216,6 +216,14 @@ def _raw_column(segment: Any, name: str, n: int) -> list[bytes] | None:
     return [raw[o : o + ln] for o, ln in zip(offsets.tolist(), lengths.tolist(), strict=True)]
 
 
+@dataclass(frozen=True)
+class _ImportSink:
+    search: SearchService
+
+    def index_documents(self, doc_ids: Sequence[int]) -> dict[int, int]:
+        return self.search.index_documents(doc_ids, defer_revisions=True)
+
+
 class SearchService:
     def __init__(self, case: Case, index: SearchIndex | None = None) -> None:
         self.case = case
@@ -269,6 +277,13 @@ class SearchService:
                             update(Document).where(Document.id == doc_id).values(indexed_revision=revision)
                         )
         return indexed
+
+    def import_sink(self) -> _ImportSink:
+        """The importer's index sink (`IndexSink` in app/pipeline/importer.py): indexes each committed batch
+        on the importer's indexing thread (through the index process while one runs) and hands back the
+        revisions indexed; the importer records them in its next transaction, so that thread never waits
+        for the write lock the importer holds."""
+        return _ImportSink(self)
 
     def _index_elsewhere(self, ids: list[int]) -> dict[int, int] | None:
         """Index `ids` through the index process, if one runs: {id: revision}, or None to do it here."""

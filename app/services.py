@@ -39,18 +39,7 @@ class Services:
     ) -> ImportSummary:
         self.search.ensure_index()
         featured: list[int] = []
-        search, review = self.search, self.review
-
-        class AfterCommit:
-            """The importer's index sink: indexes each committed batch on the importer's indexing thread
-            (through the index process), overlapping extraction instead of following the import. It
-            writes nothing to the store itself: the importer records the revisions indexed in its next
-            transaction, so this thread never waits for the write lock the importer holds."""
-
-            def index_documents(self, doc_ids: Sequence[int]) -> dict[int, int]:
-                return search.index_documents(doc_ids, defer_revisions=True)
-
-        insights = self.insights
+        review, insights = self.review, self.insights
 
         class Derived:
             """The importer's derived-data sink: entities and suggestion features read by the workers,
@@ -68,7 +57,12 @@ class Services:
                 featured.extend(review.store_derived(session, items))
 
         importer = Importer(
-            self.case, options, index=AfterCommit(), derive=Derived(), on_progress=on_progress, cancel=cancel
+            self.case,
+            options,
+            index=self.search.import_sink(),
+            derive=Derived(),
+            on_progress=on_progress,
+            cancel=cancel,
         )
         with self.search.index_process():  # the index is written beside the import, not inside it
             summary = importer.run(paths)
@@ -95,7 +89,11 @@ class Services:
             raise CaseError("this case is open read-only; merging needs write access")
         self.search.ensure_index()
         report = merge_bundle(
-            self.case, bundle, reviewer=self.review.reviewer, index=self.search, on_progress=on_progress
+            self.case,
+            bundle,
+            reviewer=self.review.reviewer,
+            index=self.search.import_sink(),
+            on_progress=on_progress,
         )
         if report.documents_added:
             self.review.refresh_suggestions()

@@ -82,7 +82,9 @@ def unlock_document(
         )
 
     services.search.ensure_index()
-    importer = Importer(case, options, index=services.search, on_progress=on_progress, cancel=cancel)
+    importer = Importer(
+        case, options, index=services.search.import_sink(), on_progress=on_progress, cancel=cancel
+    )
     importer.rerun([doc_id])
     try:
         services.review.refresh_suggestions()

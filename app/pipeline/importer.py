@@ -432,6 +432,17 @@ class _Run:
         return found
 
     def _resume_pending(self) -> None:
+        self.resumed += self._queue_stored(_DOCS.c.status == "pending")
+
+    def _queue_redo(self) -> None:
+        """Queue documents to extract again (`Importer.rerun`); pending ones are queued already."""
+        queued = {p.doc_id for p in self.queue}
+        for start in range(0, len(self.redo), 500):
+            self._queue_stored(_DOCS.c.id.in_(self.redo[start : start + 500]), skip=queued)
+
+    def _queue_stored(self, where: Any, skip: set[int] | frozenset[int] = frozenset()) -> int:
+        """Queue the stored documents matching `where` for extraction (a document whose original is
+        missing becomes `corrupt` instead); returns how many were queued."""
         rows = self.session.execute(
             select(
                 _DOCS.c.id,
@@ -440,9 +451,12 @@ class _Run:
                 _DOCS.c.depth,
                 _DOCS.c.revision,
                 _DOCS.c.doc_type,
-            ).where(_DOCS.c.status == "pending")
+            ).where(where)
         ).all()
+        queued = 0
         for doc_id, sha, name, depth, revision, doc_type in rows:
+            if doc_id in skip:
+                continue
             blob = self.imp.blobs.path(sha)
             if not blob.is_file():
                 self._set_status(doc_id, "corrupt", "stored original is missing from the case")
@@ -451,37 +465,9 @@ class _Run:
                 self.session.scalar(select(Source.path).where(Source.document_id == doc_id).limit(1)) or name
             )
             self.queue.append(_Pending(doc_id, blob, name, src, depth, False, sha, revision, doc_type))
-            self.resumed += 1
             self.files_total += 1
-
-    def _queue_redo(self) -> None:
-        """Queue documents to extract again (`Importer.rerun`); pending ones are queued already."""
-        queued = {p.doc_id for p in self.queue}
-        for start in range(0, len(self.redo), 500):
-            chunk = self.redo[start : start + 500]
-            rows = self.session.execute(
-                select(
-                    _DOCS.c.id,
-                    _DOCS.c.sha256,
-                    _DOCS.c.file_name,
-                    _DOCS.c.depth,
-                    _DOCS.c.revision,
-                    _DOCS.c.doc_type,
-                ).where(_DOCS.c.id.in_(chunk))
-            ).all()
-            for doc_id, sha, name, depth, revision, doc_type in rows:
-                if doc_id in queued:
-                    continue
-                blob = self.imp.blobs.path(sha)
-                if not blob.is_file():
-                    self._set_status(doc_id, "corrupt", "stored original is missing from the case")
-                    continue
-                src = (
-                    self.session.scalar(select(Source.path).where(Source.document_id == doc_id).limit(1))
-                    or name
-                )
-                self.queue.append(_Pending(doc_id, blob, name, src, depth, False, sha, revision, doc_type))
-                self.files_total += 1
+            queued += 1
+        return queued
 
     def _take_file(self, item: Found) -> None:
         self.current = str(item.path)

@@ -86,12 +86,11 @@ def similarity(a: bytes, b: bytes) -> float:
 def similarities(a: bytes, others: Sequence[bytes]) -> np.ndarray:
     """`similarity` of `a` with each of `others`, in one array operation (signatures of another length: 0)."""
     sa = np.frombuffer(a, dtype=np.uint64)
-    same = [o if len(o) == len(a) else bytes(len(a)) for o in others]
-    if not same:
-        return np.zeros(0)
-    sb = np.frombuffer(b"".join(same), dtype=np.uint64).reshape(len(same), len(sa))
-    scores = (sb == sa).mean(axis=1)
-    scores[[len(o) != len(a) for o in others]] = 0.0
+    scores = np.zeros(len(others))
+    fit = [i for i, o in enumerate(others) if len(o) == len(a)]
+    if fit:
+        sb = np.frombuffer(b"".join(others[i] for i in fit), dtype=np.uint64).reshape(len(fit), len(sa))
+        scores[fit] = (sb == sa).mean(axis=1)
     return scores
 
 
