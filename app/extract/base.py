@@ -99,7 +99,30 @@ class Extraction:
         return "\n\n".join(p.text for p in self.parts if p.text)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """Plain JSON data (what `asdict` gives, built directly: a sheet of a million cells is a million
+        small dicts, and the generic recursion costs several times more than the text it carries)."""
+        return {
+            "doc_type": self.doc_type,
+            "title": self.title,
+            "parts": [
+                {
+                    "kind": p.kind,
+                    "label": p.label,
+                    "text": p.text,
+                    "cells": [{"row": c.row, "col": c.col, "text": c.text} for c in p.cells],
+                    "needs_ocr": p.needs_ocr,
+                    "origin": p.origin,
+                    "words": None if p.words is None else [list(w) for w in p.words],
+                }
+                for p in self.parts
+            ],
+            "metadata": _plain(self.metadata),
+            "children": [
+                {"path": c.path, "name": c.name, "relation": c.relation, "metadata": _plain(c.metadata)}
+                for c in self.children
+            ],
+            "warnings": list(self.warnings),
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Extraction:
@@ -160,6 +183,10 @@ class Extractor(Protocol):
     doc_types: ClassVar[tuple[str, ...]]  # detected types (see detect.py) this extractor handles
 
     def extract(self, path: Path, ctx: ExtractContext) -> Extraction: ...
+
+
+def _plain(metadata: dict[str, MetaValue]) -> dict[str, MetaValue]:
+    return {k: list(v) if isinstance(v, (list, tuple)) else v for k, v in metadata.items()}
 
 
 def _ocr_word(w: Any) -> OcrWord:

@@ -20,7 +20,7 @@ class EncryptedOfficeExtractor:
 
     def extract(self, path: Path, ctx: ExtractContext) -> Extraction:
         from app.extract.detect import detect_type
-        from app.extract.registry import extractors_by_type
+        from app.extract.registry import extractor_for
 
         data, _password = _decrypt(path, ctx.passwords, "Office document", default=_DEFAULT)
         ctx.work_dir.mkdir(parents=True, exist_ok=True)
@@ -28,7 +28,7 @@ class EncryptedOfficeExtractor:
         plain.write_bytes(data)
         try:
             inner = detect_type(plain, ctx.name_hint)
-            extractor = extractors_by_type().get(inner)
+            extractor = extractor_for(inner)
             if extractor is None or inner == "ole-encrypted":
                 raise CorruptError(f"decrypted Office document is not readable ({inner})")
             return extractor.extract(plain, ctx)

@@ -20,7 +20,6 @@ orientation applied): the viewer scales them to whatever size it renders the pag
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import importlib.util
 import logging
 import math
@@ -146,6 +145,8 @@ def tesseract_version() -> str:
 @cache
 def _engine_release() -> str:
     """The tesserocr release, which fixes the bundled libtesseract (read without loading the engine)."""
+    import importlib.metadata  # only here: a worker reading PDFs without OCR never needs it
+
     try:
         return f"tesserocr-{importlib.metadata.version('tesserocr')}"
     except importlib.metadata.PackageNotFoundError:
@@ -506,6 +507,7 @@ def words_to_text(words: Iterable[Word]) -> str:
 # ones between good words are a font's odd space or hyphen, and the words around them are fine.)
 _BAD_RUNS = re.compile("[\ufffd\ue000-\uf8ff\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]{2,}")
 _INNER_CAPS = re.compile(r"\b[a-z]+[A-Z]+[a-z]")
+_CASE_TURNS = re.compile(r"[a-z][A-Z]")  # every inner-caps word has one: a cheap upper bound of their count
 _TOKEN = re.compile(r"\w{2,}")
 _ASCII_LETTERS = bytes(range(65, 91)) + bytes(range(97, 123))
 _ASCII_VOWELS = b"aeiouyAEIOUY"
@@ -558,8 +560,9 @@ def text_layer_problem(text: str) -> str | None:
             words = {w.casefold() for w in _ASCII_WORD.findall(text[: _SAMPLE * 2])}
             if not words & _FUNCTION_WORDS:
                 return "garbled"
-        inner_caps = len(_INNER_CAPS.findall(text[:_SAMPLE]))
-        if inner_caps * 6 > letters / 5:  # more than ~30% of (5-letter) words
+        sample = text[:_SAMPLE]
+        limit = letters / 5  # more than ~30% of (5-letter) words have capitals inside
+        if len(_CASE_TURNS.findall(sample)) * 6 > limit and len(_INNER_CAPS.findall(sample)) * 6 > limit:
             return "garbled"
     return None
 

@@ -28,10 +28,13 @@ log = logging.getLogger(__name__)
 pymupdf.TOOLS.mupdf_display_errors(False)
 pymupdf.TOOLS.mupdf_display_warnings(False)
 
-_TEXT_FLAGS = pymupdf.TEXTFLAGS_TEXT
+# The text page also keeps where images are drawn (as references: nothing is decoded), so the one pass
+# over the page's content gives its text and what the OCR check needs; the text is the same.
+_TEXT_FLAGS = pymupdf.TEXTFLAGS_TEXT | pymupdf.TEXT_PRESERVE_IMAGES
 # A word broken by a hyphen at a line end ("AEP-\nCSW", "agree-\nment") reads, and is found, joined, as
-# poppler's pdftotext does. Only letters on both sides: "WO-2017-\n0413" keeps its hyphen.
-_LINE_END_HYPHEN = re.compile(r"(?<=[^\W\d_])-[ \t]*\n(?=[^\W\d_])")
+# poppler's pdftotext does. Only letters on both sides: "WO-2017-\n0413" keeps its hyphen. (The hyphen
+# comes first so that the search skips to each one; the letter before it is checked behind.)
+_LINE_END_HYPHEN = re.compile(r"-(?<=[^\W\d_]-)[ \t]*\n(?=[^\W\d_])")
 
 # A page with fewer printable characters than this, but with images on it, is treated as a scan.
 _MIN_TEXT_CHARS = 16
@@ -113,8 +116,10 @@ def _pages(
     for index in range(count):
         try:
             page = doc.load_page(index)
-            text = _LINE_END_HYPHEN.sub("", page.get_text("text", sort=False, flags=_TEXT_FLAGS))
-            why = _needs_ocr(page, text)
+            textpage = page.get_textpage(flags=_TEXT_FLAGS)
+            text = _LINE_END_HYPHEN.sub("", textpage.extractText())
+            why = _needs_ocr(page, textpage, text)
+            del textpage
             needs_ocr = why is not None
             if why:
                 reasons[index] = why
@@ -137,30 +142,30 @@ def _pages(
     return parts
 
 
-def _needs_ocr(page: pymupdf.Page, text: str) -> str | None:
+def _needs_ocr(page: pymupdf.Page, textpage: pymupdf.TextPage, text: str) -> str | None:
     """Why this page's text layer is not enough ("scan", "sparse", "garbled"), or None."""
     printable = sum(map(str.isalnum, text[:1000]))
     if printable < _SPARSE_TEXT_CHARS:
-        try:
-            has_images = bool(page.get_images(full=False))
-        except Exception:
-            has_images = False
-        if has_images and printable < _MIN_TEXT_CHARS:
+        cover = _image_cover(page, textpage)
+        if cover is not None and printable < _MIN_TEXT_CHARS:
             return "scan"
-        if has_images and _image_cover(page) >= _SPARSE_IMAGE_COVER:
+        if cover is not None and cover >= _SPARSE_IMAGE_COVER:
             return "sparse"
     if ocr.text_layer_problem(text) == "garbled":
         return "garbled"
     return None
 
 
-def _image_cover(page: pymupdf.Page) -> float:
-    """The fraction of the page the largest image covers."""
+def _image_cover(page: pymupdf.Page, textpage: pymupdf.TextPage) -> float | None:
+    """The fraction of the page the largest image drawn on it covers; None when it draws no image."""
     try:
+        infos = textpage.extractIMGINFO()
+        if not infos:
+            return None
         area = abs(page.rect)
-        boxes = [pymupdf.Rect(info["bbox"]) & page.rect for info in page.get_image_info()]
+        boxes = [pymupdf.Rect(info["bbox"]) & page.rect for info in infos]
     except Exception:
-        return 0.0
+        return None
     return max((abs(b) / area for b in boxes if area), default=0.0)
 
 

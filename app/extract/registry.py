@@ -18,26 +18,32 @@ from app.extract.errors import ExtractionError
 
 log = logging.getLogger(__name__)
 
-EXTRACTORS = (
-    "app.extract.pdf:PdfExtractor",
-    "app.extract.image:ImageExtractor",
-    "app.extract.office:DocxExtractor",
-    "app.extract.office:XlsxExtractor",
-    "app.extract.office:PptxExtractor",
-    "app.extract.odf:OdfExtractor",
-    "app.extract.legacy:DocExtractor",
-    "app.extract.legacy:XlsExtractor",
-    "app.extract.legacy:PptExtractor",
-    "app.extract.rtf:RtfExtractor",
-    "app.extract.text:TextExtractor",
-    "app.extract.text:CsvExtractor",
-    "app.extract.html:HtmlExtractor",
-    "app.extract.email:EmlExtractor",
-    "app.extract.email:MboxExtractor",
-    "app.extract.email:MsgExtractor",
-    "app.extract.archive:ArchiveExtractor",
-    "app.extract.encrypted:EncryptedOfficeExtractor",
+# (class by import path, the detected types it handles: the class's own `doc_types`, a test checks they
+# agree). A worker imports an extractor's module the first time a file of one of its types arrives, so an
+# import of PDFs never loads the office, e-mail or archive libraries; `PRELOADED` are imported once, in the
+# fork server, before any worker starts.
+EXTRACTORS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("app.extract.pdf:PdfExtractor", ("pdf",)),
+    ("app.extract.image:ImageExtractor", ("image",)),
+    ("app.extract.office:DocxExtractor", ("docx",)),
+    ("app.extract.office:XlsxExtractor", ("xlsx",)),
+    ("app.extract.office:PptxExtractor", ("pptx",)),
+    ("app.extract.odf:OdfExtractor", ("odt", "ods", "odp")),
+    ("app.extract.legacy:DocExtractor", ("doc",)),
+    ("app.extract.legacy:XlsExtractor", ("xls",)),
+    ("app.extract.legacy:PptExtractor", ("ppt",)),
+    ("app.extract.rtf:RtfExtractor", ("rtf",)),
+    ("app.extract.text:TextExtractor", ("text",)),
+    ("app.extract.text:CsvExtractor", ("csv", "tsv")),
+    ("app.extract.html:HtmlExtractor", ("html",)),
+    ("app.extract.email:EmlExtractor", ("eml",)),
+    ("app.extract.email:MboxExtractor", ("mbox",)),
+    ("app.extract.email:MsgExtractor", ("msg",)),
+    ("app.extract.archive:ArchiveExtractor", ("zip", "7z", "tar", "gzip", "bzip2", "xz")),
+    ("app.extract.encrypted:EncryptedOfficeExtractor", ("ole-encrypted",)),
 )
+# The modules every worker has loaded from the start: leaks are mostly PDFs.
+PRELOADED = ("app.extract.pdf",)
 
 # Types we recognise but have no extractor for: stored, hashed and listed with this status and reason.
 UNREADABLE = {
@@ -72,26 +78,40 @@ class Outcome:
     extraction: Extraction | None
 
 
+_SPEC_BY_TYPE = {doc_type: spec for spec, doc_types in EXTRACTORS for doc_type in doc_types}
+
+
 @cache
+def _load(spec: str) -> Extractor | None:
+    module_name, _, cls_name = spec.partition(":")
+    try:
+        cls = getattr(importlib.import_module(module_name), cls_name)
+    except (ImportError, AttributeError) as exc:  # a missing optional library disables one format
+        log.warning("extractor %s unavailable: %s", spec, exc)
+        return None
+    instance: Extractor = cls()
+    return instance
+
+
+def extractor_for(doc_type: str) -> Extractor | None:
+    """The extractor of a detected type (its module imported on first use), or None."""
+    spec = _SPEC_BY_TYPE.get(doc_type)
+    return _load(spec) if spec else None
+
+
 def extractors_by_type() -> dict[str, Extractor]:
-    table: dict[str, Extractor] = {}
-    for spec in EXTRACTORS:
-        module_name, _, cls_name = spec.partition(":")
-        try:
-            cls = getattr(importlib.import_module(module_name), cls_name)
-        except (ImportError, AttributeError) as exc:  # a missing optional library disables one format
-            log.warning("extractor %s unavailable: %s", spec, exc)
-            continue
-        instance = cls()
-        for doc_type in cls.doc_types:
-            table.setdefault(doc_type, instance)
-    return table
+    """Every available extractor by the types it handles (imports them all)."""
+    table = {doc_type: extractor_for(doc_type) for doc_type in _SPEC_BY_TYPE}
+    return {doc_type: extractor for doc_type, extractor in table.items() if extractor is not None}
 
 
 def extract_file(path: Path, ctx: ExtractContext) -> Outcome:
     """Detect and extract one file. Translates every extractor failure into a status and reason."""
     doc_type = detect_type(path, ctx.name_hint)
-    extractor = extractors_by_type().get(doc_type)
+    try:
+        extractor = extractor_for(doc_type)
+    except MemoryError:  # importing its libraries under the worker's memory cap
+        return Outcome(doc_type, "out_of_memory", "ran out of memory loading the reader", "none", "", None)
     if extractor is None:
         status, reason = UNREADABLE.get(doc_type, ("unsupported", f"{doc_type}: format not supported"))
         return Outcome(doc_type, status, reason, "none", "", None)

@@ -125,3 +125,28 @@ def test_pool_that_cannot_start_fails_the_import_with_its_error(tmp_path: Path, 
         docs = list(DocumentService(case).iter_summaries())
     assert summary.by_status.get("ok") == 1
     assert [d.status for d in docs] == ["ok"]
+
+
+def test_extraction_crosses_the_channel_whole() -> None:
+    import json
+    from dataclasses import asdict
+
+    from app.extract.base import Cell, Child, Extraction, Part
+
+    ex = Extraction(
+        "xlsx",
+        "Budget",
+        parts=(
+            Part(
+                "sheet", "Sheet1", "WO-2017-0413 42", cells=(Cell(14, 3, "WO-2017-0413"), Cell(14, 4, "42"))
+            ),
+            Part("page", "2", "scan", needs_ocr=True, origin="ocr", words=(("scan", 1, 2, 3, 4, 91, 1),)),
+            Part("page", "3", "", words=()),
+        ),
+        metadata={"author": "J. Doe", "keywords": ["a", "b"], "page_count": 3, "created": None},
+        children=(Child("c0", "chart.bin", "embedded", {"size": 12}),),
+        warnings=("a warning",),
+    )
+    data = ex.to_json()
+    assert json.dumps(data) == json.dumps(asdict(ex))  # the same message as the generic conversion
+    assert Extraction.from_json(json.loads(json.dumps(data))) == ex
