@@ -545,8 +545,10 @@ def text_layer_problem(text: str) -> str | None:
     n = len(compact)
     if n < 12:
         return None  # too little to judge
-    if sum(map(len, _BAD_RUNS.findall(compact))) / n > 0.1:
-        return "garbled"
+    # (Every character _BAD_RUNS looks for is unprintable but U+FFFD: most pages skip the search.)
+    if not (compact.isprintable() and "\ufffd" not in compact):
+        if sum(map(len, _BAD_RUNS.findall(compact))) / n > 0.1:
+            return "garbled"
     raw = compact.encode("ascii", "ignore")
     if n >= 20 and len(raw.translate(None, _NOT_PUNCT)) / n > 0.55:
         return "garbled"

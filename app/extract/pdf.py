@@ -36,6 +36,7 @@ _TEXT_FLAGS = pymupdf.TEXTFLAGS_TEXT | pymupdf.TEXT_PRESERVE_IMAGES
 # comes first so that the search skips to each one; the letter before it is checked behind.)
 _LINE_END_HYPHEN = re.compile(r"-(?<=[^\W\d_]-)[ \t]*\n(?=[^\W\d_])")
 
+_NOT_ALNUM = re.compile(r"[\W_]+")
 # A page with fewer printable characters than this, but with images on it, is treated as a scan.
 _MIN_TEXT_CHARS = 16
 # …and one with fewer than this, on a page mostly covered by images, as a scan with a stamp on it.
@@ -144,7 +145,7 @@ def _pages(
 
 def _needs_ocr(page: pymupdf.Page, textpage: pymupdf.TextPage, text: str) -> str | None:
     """Why this page's text layer is not enough ("scan", "sparse", "garbled"), or None."""
-    printable = sum(map(str.isalnum, text[:1000]))
+    printable = len(_NOT_ALNUM.sub("", text[:1000]))  # letters and digits (str.isalnum)
     if printable < _SPARSE_TEXT_CHARS:
         cover = _image_cover(page, textpage)
         if cover is not None and printable < _MIN_TEXT_CHARS:

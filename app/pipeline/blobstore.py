@@ -22,6 +22,13 @@ class BlobStore:
     def __init__(self, blobs_dir: Path, tmp_dir: Path) -> None:
         self.blobs_dir = blobs_dir
         self.tmp_dir = tmp_dir
+        self._made: set[str] = set()  # blobs/<2 hex> folders known to exist
+
+    def _folder(self, target: Path) -> None:
+        prefix = target.parent.name
+        if prefix not in self._made:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self._made.add(prefix)
 
     def path(self, sha256: str) -> Path:
         return self.blobs_dir / sha256[:2] / sha256
@@ -48,7 +55,7 @@ class BlobStore:
             if target.is_file():
                 source.unlink(missing_ok=True)
                 return StoredBlob(sha, size, False)
-            target.parent.mkdir(parents=True, exist_ok=True)
+            self._folder(target)
             with open(source, "rb") as fh:
                 os.fsync(fh.fileno())
             os.chmod(source, 0o444)
@@ -70,7 +77,7 @@ class BlobStore:
             if target.is_file():
                 tmp.unlink()
                 return StoredBlob(sha, size, False)
-            target.parent.mkdir(parents=True, exist_ok=True)
+            self._folder(target)
             os.chmod(tmp, 0o444)
             os.replace(tmp, target)
             return StoredBlob(sha, size, True)

@@ -250,19 +250,27 @@ class Importer:
             raise ImportFailed(f"path not found: {', '.join(missing)}")
         if self.case.read_only:
             raise ImportFailed("this case is open read-only; imports need write access")
-        shutil.rmtree(self.work_root, ignore_errors=True)
-        self.work_root.mkdir(parents=True, exist_ok=True)
-        self.ocr_languages, self.ocr_engine = self._ocr_plan()
-        return _Run(self, roots, labels or {}).execute()
+        return self._execute(lambda: _Run(self, roots, labels or {}))
 
     def rerun(self, doc_ids: Sequence[int]) -> ImportSummary:
         """Extract these documents again (the `ocr` command), with this importer's options."""
         if self.case.read_only:
             raise ImportFailed("this case is open read-only; OCR needs write access")
-        shutil.rmtree(self.work_root, ignore_errors=True)
-        self.work_root.mkdir(parents=True, exist_ok=True)
-        self.ocr_languages, self.ocr_engine = self._ocr_plan()
-        return _Run(self, [], {}, redo=list(doc_ids)).execute()
+        return self._execute(lambda: _Run(self, [], {}, redo=list(doc_ids)))
+
+    def _execute(self, make_run: Callable[[], _Run]) -> ImportSummary:
+        # The workers start first, on a thread of their own, while the OCR engine is checked, the run
+        # recorded, the folders walked and the first files hashed and copied.
+        starter = PoolStarter(self.options.workers, self.options.limits, prefetch=2)
+        try:
+            shutil.rmtree(self.work_root, ignore_errors=True)
+            self.work_root.mkdir(parents=True, exist_ok=True)
+            self.ocr_languages, self.ocr_engine = self._ocr_plan()
+            run = make_run()
+        except BaseException:
+            starter.close()
+            raise
+        return run.execute(starter)
 
     def _ocr_plan(self) -> tuple[str, str]:
         """(languages, engine id) for this run, or ("", "") without OCR."""
@@ -334,7 +342,7 @@ class _Run:
         self.feeder: _IndexFeeder | None = None
 
     # -- driver ------------------------------------------------------------------------------------
-    def execute(self) -> ImportSummary:
+    def _begin_run(self) -> ImportRun:
         run = ImportRun(
             user=current_user(),
             host=socket.gethostname(),
@@ -349,14 +357,21 @@ class _Run:
         )
         self.session.add(run)
         self._commit()  # a full disk already here is the same clear error
+        return run
+
+    def execute(self, starter: PoolStarter) -> ImportSummary:
+        """Run the import with workers from `starter` (closed when this returns)."""
+        try:
+            run = self._begin_run()
+        except BaseException:
+            starter.close()
+            raise
         self.run_id = run.id
         if self.imp.index is not None:
             self.feeder = _IndexFeeder(self.imp.index)
         interrupted = False
         failed = False
         pool: WorkerPool | None = None
-        # The workers start while the folders are walked and the first files hashed and copied.
-        starter = PoolStarter(self.opts.workers, self.opts.limits, prefetch=2)
         try:
             self._progress("discovering", force=True)
             found = self._discover()
