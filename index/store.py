@@ -76,10 +76,38 @@ class _ChunkedPostingPool(PostingPool):
 WRITE_LOCK_WAIT_S = 60.0
 
 
+class _SegmentLengths:
+    """The per-document reader of the segment being written, with each field's length column read once.
+
+    Writing the postings asks for the length of the posting's document in its field once per posting
+    (a column read through a seek on the per-document file each time); this reads the column once per
+    field, for every document of the segment, through the same call, and answers from a list.
+    """
+
+    def __init__(self, reader) -> None:  # noqa: ANN001 - whoosh's PerDocumentReader
+        self._reader = reader
+        self._count = reader.doc_count_all()
+        self._fields: dict[str, list] = {}
+
+    def doc_field_length(self, docnum: int, fieldname: str, default: int = 0):  # noqa: ANN201 - as whoosh
+        if default != 0:
+            return self._reader.doc_field_length(docnum, fieldname, default)
+        lengths = self._fields.get(fieldname)
+        if lengths is None:
+            read = self._reader.doc_field_length
+            lengths = self._fields[fieldname] = [read(n, fieldname) for n in range(self._count)]
+        return lengths[docnum]
+
+    def __getattr__(self, name: str):  # noqa: ANN204 - close() and the rest, as the reader has them
+        return getattr(self._reader, name)
+
+
 def _writer(ix: whoosh_index.Index, limitmb: int) -> SegmentWriter:
     writer = ix.writer(limitmb=limitmb, procs=1, timeout=WRITE_LOCK_WAIT_S, delay=0.05)
     pool = writer.pool  # nothing added yet: swap in the faster-spilling pool
     writer.pool = _ChunkedPostingPool(pool.tempstore, pool.segment, limitmb=limitmb)
+    per_document_reader = writer.per_document_reader
+    writer.per_document_reader = lambda: _SegmentLengths(per_document_reader())
     return writer
 
 

@@ -74,3 +74,41 @@ def test_identifiers_scanned_line_by_line_equal_a_scan_of_the_whole_text(real_ca
     assert sum(len(whole(t)) for t in texts) > 1000
     for value in texts:
         assert list(identifiers(value)) == whole(value)
+
+
+def _segment_files(ix) -> dict[str, bytes]:  # noqa: ANN001 - a whoosh index
+    """The bytes of the index's single segment, by file kind (postings, terms)."""
+    (segment,) = ix._segments()
+    storage = segment.open_compound_file(ix.storage) if segment.is_compound() else ix.storage
+    out = {}
+    for name in storage.list():
+        kind = name.rsplit(".", 1)[-1]
+        if kind in ("pst", "trm"):
+            with storage.open_file(name) as f:
+                out[kind] = f.read()
+    return out
+
+
+def test_writer_with_lengths_read_once_writes_the_same_postings(real_case, tmp_path: Path) -> None:
+    from index import store
+    from index.schema import build_schema
+
+    with real_case.services.case.reader() as s:
+        texts = [t for t in s.scalars(select(Part.text).order_by(Part.id)) if t][:300]
+    written = {}
+    for name in ("whoosh", "ours"):
+        path = tmp_path / name
+        path.mkdir()
+        ix = whoosh_index.create_in(str(path), build_schema())
+        writer = store._writer(ix, 64)
+        if name == "whoosh":
+            del writer.per_document_reader  # Whoosh's own: the column read for every posting
+        else:
+            assert "per_document_reader" in vars(writer)  # answered by _SegmentLengths
+        for i, text in enumerate(texts):
+            writer.add_document(id=str(i), content=text, title=text[:80], ident=text)
+        writer.commit()
+        written[name] = _segment_files(ix)
+        ix.close()
+    assert set(written["ours"]) == {"pst", "trm"} and len(written["ours"]["pst"]) > 100_000
+    assert written["ours"] == written["whoosh"]
