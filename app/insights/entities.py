@@ -20,8 +20,10 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from email.utils import getaddresses
+from typing import Protocol
 
 from app.insights import KINDS
+from app.patterns import BoundaryFirst
 from index.analysis import fold
 
 __all__ = ["KINDS", "Found", "Rules", "extract_text"]
@@ -169,6 +171,7 @@ IBAN_LENGTHS = {
 }  # fmt: skip
 
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b")
+_IBAN_SCAN = BoundaryFirst(_IBAN)  # the same matches, found sooner
 _IBAN_TABLE = {ord(c): str(ord(c) - 55) for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"}
 
 
@@ -185,7 +188,7 @@ def format_iban(value: str) -> str:
 
 
 def find_ibans(text: str) -> Iterator[Found]:
-    for m in _IBAN.finditer(text):
+    for m in _IBAN_SCAN.finditer(text):
         raw = m.group(0)
         value = raw.replace(" ", "")
         if len(value) not in IBAN_LENGTHS.values():
@@ -204,6 +207,7 @@ def find_ibans(text: str) -> Iterator[Found]:
 
 
 _BIC = re.compile(r"\b([A-Z]{4})([A-Z]{2})([A-Z0-9]{2})([A-Z0-9]{3})?\b")
+_BIC_SCAN = BoundaryFirst(_BIC)
 _BIC_KEYWORD = re.compile(r"(?:BIC|SWIFT|S\.W\.I\.F\.T\.)(?:[\s-]*(?:code|address|no\.?))?[\s:#]*$", re.I)
 
 
@@ -222,7 +226,7 @@ def bic_valid(value: str) -> bool:
 def find_bics(text: str) -> Iterator[Found]:
     """BICs next to a `BIC`/`SWIFT` label, or with a digit in the location code (capitals alone are words)."""
     regions = None
-    for m in _BIC.finditer(text):
+    for m in _BIC_SCAN.finditer(text):
         raw = m.group(0)
         labelled = bool(_BIC_KEYWORD.search(text[max(0, m.start() - 24) : m.start()]))
         if not labelled and not any(ch.isdigit() for ch in raw[6:]):
@@ -492,7 +496,13 @@ def normalise_reference(raw: str) -> str:
     return _SPACES.sub("", raw.upper()).rstrip(".")
 
 
-def find_references(text: str, patterns: Sequence[re.Pattern[str]]) -> Iterator[Found]:
+class PatternLike(Protocol):
+    """A compiled pattern (`re.Pattern`, or `app.patterns.BoundaryFirst`)."""
+
+    def finditer(self, text: str) -> Iterator[re.Match[str]]: ...
+
+
+def find_references(text: str, patterns: Sequence[PatternLike]) -> Iterator[Found]:
     """The case's work-order/contract/invoice patterns (`reference_patterns`; group 1 or the whole match)."""
     for pattern in patterns:
         for m in pattern.finditer(text):
@@ -746,7 +756,7 @@ class Rules:
     """What the case configures: phone region for national numbers, reference-number patterns."""
 
     region: str = "US"
-    references: tuple[re.Pattern[str], ...] = ()
+    references: tuple[PatternLike, ...] = ()
 
 
 MAX_SCAN_CHARS = 3_000_000  # per text: a huge sheet is scanned up to here

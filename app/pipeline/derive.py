@@ -14,7 +14,6 @@ an empty `entities_version` means entities are left to the refresh.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from app.extract.base import Extraction, clean_meta
 from app.insights import entities as ent
 from app.insights.finds import DocFinds, document_finds
+from app.patterns import BoundaryFirst
 from app.review import features
 
 if TYPE_CHECKING:  # workers import this module: no database library in them
@@ -39,7 +39,7 @@ class DeriveSink(Protocol):
 
 
 @lru_cache(maxsize=8)
-def _patterns(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
+def _patterns(patterns: tuple[str, ...]) -> tuple[BoundaryFirst, ...]:
     return tuple(features.compile_patterns(patterns))
 
 

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from app.patterns import BoundaryFirst
+
 log = logging.getLogger(__name__)
 
 # Default reference-number patterns; a case can replace them (case setting "reference_patterns").
@@ -38,17 +40,17 @@ _B = _rng.integers(0, (1 << 61) - 1, size=NUM_PERM, dtype=np.uint64)
 _WORD = re.compile(r"\w+")
 
 
-def compile_patterns(patterns: Sequence[str]) -> list[re.Pattern[str]]:
+def compile_patterns(patterns: Sequence[str]) -> list[BoundaryFirst]:
     compiled = []
     for p in patterns:
         try:
-            compiled.append(re.compile(p, re.IGNORECASE))
+            compiled.append(BoundaryFirst(re.compile(p, re.IGNORECASE)))  # same matches, sooner
         except re.error as exc:
             log.warning("reference pattern %r ignored: %s", p, exc)
     return compiled
 
 
-def references(text: str, patterns: Sequence[re.Pattern[str]]) -> list[str]:
+def references(text: str, patterns: Sequence[BoundaryFirst | re.Pattern[str]]) -> list[str]:
     found: set[str] = set()
     for pattern in patterns:
         for m in pattern.finditer(text):

@@ -7,7 +7,6 @@ Features are computed once per document revision (after an import) and kept in `
 from __future__ import annotations
 
 import logging
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from itertools import combinations
@@ -16,6 +15,7 @@ import numpy as np
 from sqlalchemy import delete, insert, select, tuple_
 from sqlalchemy.orm import Session
 
+from app.patterns import BoundaryFirst
 from app.review.features import (  # noqa: F401 - the features' API, used through this module too
     BANDS,
     DEFAULT_REFERENCE_PATTERNS,
@@ -46,7 +46,7 @@ def stale_feature_ids(s: Session) -> list[int]:
     return list(s.scalars(q))
 
 
-def refresh_features(s: Session, doc_ids: Iterable[int], patterns: Sequence[re.Pattern[str]]) -> list[int]:
+def refresh_features(s: Session, doc_ids: Iterable[int], patterns: Sequence[BoundaryFirst]) -> list[int]:
     """Compute features of documents whose text changed since; return the ids recomputed.
 
     Reads and writes the whole batch at once (no per-document queries, nothing flushed mid-way).

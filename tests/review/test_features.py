@@ -27,3 +27,50 @@ def test_a_signature_of_another_length_scores_zero() -> None:
     scores = similarities(a, [a, a[:-8], b""])
     assert scores.tolist() == [1.0, 0.0, 0.0]
     assert similarities(a, []).size == 0
+
+
+TRICKY = (
+    "WO-2017-0413 opens the text; XWO-2017-0413 is glued; _WO-2017-0414 too; (WO 17/12345) and wo-2018-0001.\n"
+    "PO 4500012345, PO#4500012346, APO 4500012347, PO 45000123456789012.\n"
+    "Contract No. 2013/HW/118 and contract number A-77; Invoice No. 2001-77, Inv. # 55-1, INV No 9.\n"
+    "IBAN DE89 3704 0044 0532 0130 00, XDE89370400440532013000, GB29NWBK60161331926819; BIC DEUTDEFF500, "
+    "SWIFT: NWBKGB2L, ÄDEUTDEFF; ÉWO-2017-0415 after a letter; 1WO-2017-0416 after a digit; «WO-2017-0417» in quotes; WO-2017-0418"
+)
+
+
+def test_reference_patterns_find_exactly_what_the_plain_regex_finds() -> None:
+    import re
+
+    from app.review.features import DEFAULT_REFERENCE_PATTERNS, compile_patterns
+
+    texts = [TRICKY, TRICKY[::-1], "", "WO", " WO-2017-0413"]
+    real = CORPUS.parent
+    for path in (
+        sorted(real.rglob("*.txt"))[:20] + sorted(real.rglob("*.csv"))[:10] + sorted(real.rglob("*.eml"))[:20]
+    ):
+        texts.append(path.read_text("utf-8", "replace"))
+    assert len(texts) > 30
+    patterns = [
+        *DEFAULT_REFERENCE_PATTERNS,
+        r"\bfoo|WO-\d+",  # the boundary binds the first branch only: used as it is
+        r"\b#\d{3,}",  # a boundary before a non-word character
+        r"(?i)\bpo\d+",  # inline flags first: used as it is
+        r"\b(?=W)WO-\d+\b",
+    ]
+    compiled = compile_patterns(patterns)
+    assert compiled[0]._rest is not None and compiled[4]._rest is None and compiled[6]._rest is None
+    from app.insights import entities
+    from app.patterns import BoundaryFirst
+
+    account_numbers = [BoundaryFirst(entities._IBAN), BoundaryFirst(entities._BIC)]
+    assert all(p._rest is not None for p in account_numbers)
+    for pattern in compiled + account_numbers:
+        plain = re.compile(pattern.pattern, pattern.flags)
+        for text in texts:
+            ours = [(m.span(), m.groups()) for m in pattern.finditer(text)]
+            assert ours == [(m.span(), m.groups()) for m in plain.finditer(text)], (
+                pattern.pattern,
+                text[:80],
+            )
+    found = [m.group(0) for m in compiled[0].finditer(TRICKY)]
+    assert found == ["WO-2017-0413", "WO 17/12345", "wo-2018-0001", "WO-2017-0417", "WO-2017-0418"]
