@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, text, update
+from sqlalchemy import delete, func, or_, select, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
@@ -68,6 +68,23 @@ FACET_KINDS = ("person", "org", "company", "place", "email", "phone", "iban", "m
 FACET_TOP = 10
 DEFAULT_PHONE_REGION = "US"
 SORTS = {"documents", "-documents", "mentions", "-mentions", "name", "-name", "kind", "-kind"}
+
+
+def _upsert_insights() -> Any:
+    stmt = sqlite_insert(DocumentInsights.__table__)
+    return stmt.on_conflict_do_update(
+        index_elements=["document_id"],
+        set_={
+            "revision": stmt.excluded.revision,
+            "version": stmt.excluded.version,
+            "text_date": stmt.excluded.text_date,
+        },
+    )
+
+
+# Built once, executed with many rows (a statement built per batch is compiled again each time).
+_UPSERT_INSIGHTS = _upsert_insights()
+_ADD_ENTITY = sqlite_insert(Entity.__table__).on_conflict_do_nothing(index_elements=["kind", "value"])
 
 
 class InsightsError(ValueError):
@@ -367,17 +384,18 @@ class InsightsService:
             s.execute(DocumentEntity.__table__.insert(), doc_rows)
         for start in range(0, len(mention_rows), 20_000):
             s.execute(Mention.__table__.insert(), mention_rows[start : start + 20_000])
-        existing = set(
-            s.scalars(select(DocumentInsights.document_id).where(DocumentInsights.document_id.in_(ids)))
+        s.execute(
+            _UPSERT_INSIGHTS,
+            [
+                {
+                    "document_id": d.doc_id,
+                    "revision": d.revision,
+                    "version": version,
+                    "text_date": d.text_date,
+                }
+                for d in found
+            ],
         )
-        for d in found:
-            values = {"revision": d.revision, "version": version, "text_date": d.text_date}
-            if d.doc_id in existing:
-                s.execute(
-                    update(DocumentInsights).where(DocumentInsights.document_id == d.doc_id).values(**values)
-                )
-            else:
-                s.add(DocumentInsights(document_id=d.doc_id, **values))
 
     def _ensure_entities(self, s: Session, firsts: dict[tuple[str, str], str]) -> dict[tuple[str, str], int]:
         by_kind: dict[str, list[str]] = defaultdict(list)
@@ -406,12 +424,7 @@ class InsightsService:
                 }
                 for kind, value in missing
             ]
-            for start in range(0, len(rows), 300):
-                s.execute(
-                    sqlite_insert(Entity)
-                    .values(rows[start : start + 300])
-                    .on_conflict_do_nothing(index_elements=["kind", "value"])
-                )
+            s.execute(_ADD_ENTITY, rows)
             again: dict[str, list[str]] = defaultdict(list)
             for kind, value in missing:
                 again[kind].append(value)

@@ -10,9 +10,11 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from itertools import combinations
+from typing import Any
 
 import numpy as np
 from sqlalchemy import delete, insert, select, tuple_
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.patterns import BoundaryFirst
@@ -54,16 +56,20 @@ def refresh_features(s: Session, doc_ids: Iterable[int], patterns: Sequence[Boun
     ids = list(doc_ids)
     if not ids:
         return []
-    features = {
-        f.document_id: f
-        for f in s.scalars(select(DocumentFeatures).where(DocumentFeatures.document_id.in_(ids)))
+    computed_from = {
+        doc_id: revision
+        for doc_id, revision in s.execute(
+            select(DocumentFeatures.document_id, DocumentFeatures.revision).where(
+                DocumentFeatures.document_id.in_(ids)
+            )
+        )
     }
     stale = [
         (doc_id, revision, status)
         for doc_id, revision, status in s.execute(
             select(Document.id, Document.revision, Document.status).where(Document.id.in_(ids))
         )
-        if doc_id not in features or features[doc_id].revision != revision
+        if computed_from.get(doc_id) != revision
     ]
     if not stale:
         return []
@@ -83,36 +89,42 @@ def refresh_features(s: Session, doc_ids: Iterable[int], patterns: Sequence[Boun
         text = "\n".join(texts.pop(doc_id, ()))
         sig, refs = text_features(text, patterns) if status == "ok" else (None, [])
         computed.append((doc_id, revision, sig, refs))
-    store_features(s, computed, features)
+    store_features(s, computed)
     return changed
 
 
-def store_features(
-    s: Session,
-    computed: Sequence[tuple[int, int, np.ndarray | None, list[str]]],
-    features: dict[int, DocumentFeatures] | None = None,
-) -> None:
+def _upsert_features() -> Any:
+    stmt = sqlite_insert(DocumentFeatures.__table__)
+    return stmt.on_conflict_do_update(
+        index_elements=["document_id"],
+        set_={c: stmt.excluded[c] for c in ("revision", "references", "signature")},
+    )
+
+
+# Built once and executed with every row of a batch (no ORM object per document).
+_UPSERT_FEATURES = _upsert_features()
+
+
+def store_features(s: Session, computed: Sequence[tuple[int, int, np.ndarray | None, list[str]]]) -> None:
     """Write (document id, revision, signature, references) rows and their LSH bands."""
     if not computed:
         return
     ids = [doc_id for doc_id, _, _, _ in computed]
-    if features is None:
-        features = {
-            f.document_id: f
-            for f in s.scalars(select(DocumentFeatures).where(DocumentFeatures.document_id.in_(ids)))
-        }
     s.execute(delete(DocumentBand).where(DocumentBand.document_id.in_(ids)))
+    rows: list[dict[str, object]] = []
     band_rows: list[dict[str, object]] = []
     for doc_id, revision, sig, refs in computed:
-        feat = features.get(doc_id)
-        if feat is None:
-            feat = DocumentFeatures(document_id=doc_id)
-            s.add(feat)
-        feat.revision = revision
-        feat.references = refs
-        feat.signature = sig.tobytes() if sig is not None else None
+        rows.append(
+            {
+                "document_id": doc_id,
+                "revision": revision,
+                "references": refs,
+                "signature": sig.tobytes() if sig is not None else None,
+            }
+        )
         if sig is not None:
             band_rows += ({"document_id": doc_id, "band": i, "value": v} for i, v in enumerate(bands(sig)))
+    s.execute(_UPSERT_FEATURES, rows)
     if band_rows:
         s.execute(DocumentBand.__table__.insert(), band_rows)
 
