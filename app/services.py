@@ -6,14 +6,16 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.case import Case, CaseError
 from app.documents import DocumentService
 from app.insights.service import InsightsService
-from app.pipeline.importer import Importer, ImportOptions, ImportSummary, Progress
 from app.review.service import ReviewService, resolve_note, resolve_tag, tag_facet
 from app.search import SearchService
+
+if TYPE_CHECKING:  # the import pipeline is loaded by the commands that import (not by a search)
+    from app.pipeline.importer import ImportOptions, ImportSummary, Progress
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,8 @@ class Services:
             def store(self, session: Any, items: Sequence[tuple[int, int, dict[str, Any]]]) -> None:
                 insights.store_derived(session, items)
                 featured.extend(review.store_derived(session, items))
+
+        from app.pipeline.importer import Importer
 
         importer = Importer(
             self.case,
