@@ -370,6 +370,9 @@ _DATE_DMY = re.compile(
 )
 _DATE_MDY = re.compile(r"([^\W\d_]{3,10})\.?[ \u00a0]+(\d{1,2})(?:st|nd|rd|th)?,?[ \u00a0]+(\d{4})(?!\d)")
 _YEAR = re.compile(r"(?:1[89]|2[01])\d\d(?!\d)")
+# Every match of the three numeric patterns above holds a separator, one or two digits, the same kind of
+# separator and a digit: a text without that has none of them (and is ruled out by one quick search).
+_NUMERIC_DATE_HINT = re.compile(r"[./-]\d{1,2}[./-]\d")
 _DATE_CJK = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")
 MIN_YEAR, MAX_YEAR = 1900, 2100
 
@@ -395,11 +398,12 @@ def find_dates(text: str) -> Iterator[Found]:
             spans.append(m.span())
             yield Found("date", iso, m.group(0), m.start(), m.end())
 
-    for m in _DATE_ISO.finditer(text):
+    numeric = _NUMERIC_DATE_HINT.search(text) is not None
+    for m in _DATE_ISO.finditer(text) if numeric else ():
         yield from emit(_iso(int(m.group(1)), int(m.group(2)), int(m.group(3))), m)
-    for m in _DATE_YMD.finditer(text):
+    for m in _DATE_YMD.finditer(text) if numeric else ():
         yield from emit(_iso(int(m.group(1)), int(m.group(3)), int(m.group(4))), m)
-    for m in _DATE_NUM.finditer(text):
+    for m in _DATE_NUM.finditer(text) if numeric else ():
         a, sep, b, y = int(m.group(1)), m.group(2), int(m.group(3)), m.group(4)
         year = int(y) if len(y) == 4 else (2000 + int(y) if int(y) < 50 else 1900 + int(y))
         if sep == ".":
@@ -463,11 +467,14 @@ def find_urls(text: str) -> Iterator[Found]:
 
 
 _IPV4 = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?![\d]|\.\d)")
+# Every dotted quad holds ".1-3 digits.1-3 digits.": a search that starts at a dot (fast) rules most texts out.
+_IPV4_HINT = re.compile(r"\.\d{1,3}\.\d{1,3}\.")
 _IPV6 = re.compile(r"(?:[0-9A-Fa-f]{1,4}|:)(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])")
 
 
 def find_ips(text: str) -> Iterator[Found]:
-    for m in _IPV4.finditer(text):
+    ipv4 = _IPV4.finditer(text) if _IPV4_HINT.search(text) else ()
+    for m in ipv4:
         if m.start() and text[m.start() - 1] in "0123456789.":
             continue
         try:

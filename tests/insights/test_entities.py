@@ -214,3 +214,31 @@ def test_extraction_is_cheap_on_a_large_text() -> None:
     elapsed = time.perf_counter() - t0
     assert len(out) >= 2500 * 7
     assert elapsed < 8.0, f"{elapsed:.2f} s for {len(text):,} characters"
+
+
+def test_quick_rule_outs_change_no_find(corpus, monkeypatch) -> None:
+    """The searches that rule a text out before the numeric-date and IPv4 scans drop nothing."""
+    import re
+
+    texts = [
+        "Due 2017-04-13, paid 13.04.2017, logged 2017/4/13 and 04/13/17 from 10.0.0.1 and 192.168.1.254.",
+        "v1.2.3.4 is a version, 1.2.3 too; 300.1.1.1 is no address; 12-1-2019 and 1-12-2019",
+        "no numbers here at all",
+    ]
+    for path in sorted((corpus / "real").rglob("*")):
+        if (
+            path.suffix.lower() in (".txt", ".csv", ".eml", ".html", ".htm")
+            and path.stat().st_size < 2_000_000
+        ):
+            texts.append(path.read_text("utf-8", "replace"))
+    assert len(texts) > 20
+
+    def finds(text: str) -> list:
+        return list(E.find_dates(text)) + list(E.find_ips(text))
+
+    with_rule_outs = [finds(t) for t in texts]
+    always = re.compile("")  # a search that always succeeds: every scan runs
+    monkeypatch.setattr(E, "_NUMERIC_DATE_HINT", always)
+    monkeypatch.setattr(E, "_IPV4_HINT", always)
+    assert [finds(t) for t in texts] == with_rule_outs
+    assert sum(len(f) for f in with_rule_outs) > 50
