@@ -320,6 +320,21 @@ def _currency(token: str) -> str:
     return upper if upper in CURRENCY_CODES else _SYMBOLS.get(token.lower(), upper)
 
 
+# What an amount written before its currency needs somewhere in the text: a currency code (case-sensitive,
+# as in _MONEY_AFTER), one of the currency words (case-insensitive: none of their letters but "s" folds to
+# another character, and these stems leave the "s" out) or a currency sign. One quick look rules out most
+# texts before the scan that tries every digit.
+_CODES_ANYWHERE = re.compile(_CODE)
+_CURRENCY_WORD_STEMS = ("dollar", "euro", "pound", "yuan", "yen", "rupee", "ruble", "rouble")
+
+
+def _currency_after_possible(text: str) -> bool:
+    if "元" in text or "円" in text or "€" in text or _CODES_ANYWHERE.search(text):
+        return True
+    low = text.lower()
+    return any(stem in low for stem in _CURRENCY_WORD_STEMS)
+
+
 def find_money(text: str) -> Iterator[Found]:
     seen: list[tuple[int, int]] = []
     for m in _MONEY_BEFORE.finditer(text):
@@ -333,7 +348,7 @@ def find_money(text: str) -> Iterator[Found]:
             amount *= _SCALES.get(scale, 1)
         seen.append(m.span())
         yield Found("money", money_value(_currency(m.group(1)), amount), m.group(0), m.start(), m.end())
-    for m in _MONEY_AFTER.finditer(text):
+    for m in _MONEY_AFTER.finditer(text) if _currency_after_possible(text) else ():
         if any(a < m.end() and m.start() < b for a, b in seen):
             continue
         if m.start() and (text[m.start() - 1].isalnum() or text[m.start() - 1] in "_.,'"):

@@ -217,13 +217,16 @@ def test_extraction_is_cheap_on_a_large_text() -> None:
 
 
 def test_quick_rule_outs_change_no_find(corpus, monkeypatch) -> None:
-    """The searches that rule a text out before the numeric-date and IPv4 scans drop nothing."""
+    """The searches that rule a text out before the numeric-date, IPv4 and amount-then-currency scans drop
+    nothing."""
     import re
 
     texts = [
         "Due 2017-04-13, paid 13.04.2017, logged 2017/4/13 and 04/13/17 from 10.0.0.1 and 192.168.1.254.",
         "v1.2.3.4 is a version, 1.2.3 too; 300.1.1.1 is no address; 12-1-2019 and 1-12-2019",
         "no numbers here at all",
+        "1,500 USD, 2.5 million euros, 300 EUROS, 40 Rupees, 7 roubles, 8 Yen, 9 円, 100元, 12 €, 5 DOLLARſ",
+        "1,500 usd is no code; 20 XUSD; 30 pounds sterling; 45,000 Yuan",
     ]
     for path in sorted((corpus / "real").rglob("*")):
         if (
@@ -234,11 +237,12 @@ def test_quick_rule_outs_change_no_find(corpus, monkeypatch) -> None:
     assert len(texts) > 20
 
     def finds(text: str) -> list:
-        return list(E.find_dates(text)) + list(E.find_ips(text))
+        return list(E.find_dates(text)) + list(E.find_ips(text)) + list(E.find_money(text))
 
     with_rule_outs = [finds(t) for t in texts]
     always = re.compile("")  # a search that always succeeds: every scan runs
     monkeypatch.setattr(E, "_NUMERIC_DATE_HINT", always)
     monkeypatch.setattr(E, "_IPV4_HINT", always)
+    monkeypatch.setattr(E, "_currency_after_possible", lambda text: True)
     assert [finds(t) for t in texts] == with_rule_outs
     assert sum(len(f) for f in with_rule_outs) > 50
