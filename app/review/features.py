@@ -34,6 +34,7 @@ SHINGLE = 5
 MAX_SIGNATURE_CHARS = 2_000_000
 MAX_DOCS_PER_REFERENCE = 50  # a "reference" shared by hundreds of documents is boilerplate, not a lead
 _MERSENNE = np.uint64((1 << 61) - 1)
+_SHIFT61 = np.uint64(61)
 _rng = np.random.default_rng(20170413)
 _A = _rng.integers(1, (1 << 61) - 1, size=NUM_PERM, dtype=np.uint64)
 _B = _rng.integers(0, (1 << 61) - 1, size=NUM_PERM, dtype=np.uint64)
@@ -70,12 +71,17 @@ def signature(text: str) -> np.ndarray | None:
     blake2b = hashlib.blake2b
     digests = b"".join([blake2b(s.encode(), digest_size=8).digest() for s in shingles])
     hashes = np.frombuffer(digests, dtype="<u8") >> np.uint64(3)
-    # (a*h + b) mod p, vectorised over shingles × permutations in chunks (bounded memory);
-    # uint64 arithmetic wraps, which is fine for hashing.
+    # (a*h + b) mod p, vectorised over shingles × permutations in chunks (bounded memory); uint64
+    # arithmetic wraps, which is fine for hashing. The remainder by p = 2^61 - 1 is taken with shifts and
+    # masks (y mod p = (y & p) + (y >> 61), less p once if that reaches p): no 64-bit division per value.
     result = np.full(NUM_PERM, np.iinfo(np.uint64).max, dtype=np.uint64)
     for start in range(0, len(hashes), 20_000):
-        chunk = hashes[start : start + 20_000]
-        result = np.minimum(result, ((np.outer(chunk, _A) + _B) % _MERSENNE).min(axis=0))
+        y = np.outer(hashes[start : start + 20_000], _A)
+        y += _B
+        r = y & _MERSENNE
+        r += y >> _SHIFT61
+        r[r >= _MERSENNE] -= _MERSENNE
+        result = np.minimum(result, r.min(axis=0))
     return result
 
 

@@ -74,3 +74,26 @@ def test_reference_patterns_find_exactly_what_the_plain_regex_finds() -> None:
             )
     found = [m.group(0) for m in compiled[0].finditer(TRICKY)]
     assert found == ["WO-2017-0413", "WO 17/12345", "wo-2018-0001", "WO-2017-0417", "WO-2017-0418"]
+
+
+def test_signature_equals_the_plain_modular_formula() -> None:
+    import hashlib
+
+    from app.review import features as F
+
+    def plain(text: str) -> np.ndarray:  # the definition, with numpy's remainder
+        words = F._WORD.findall(text[: F.MAX_SIGNATURE_CHARS].lower())
+        shingles = set(map(" ".join, zip(*(words[i:] for i in range(F.SHINGLE)), strict=False)))
+        digests = b"".join(hashlib.blake2b(s.encode(), digest_size=8).digest() for s in shingles)
+        hashes = np.frombuffer(digests, dtype="<u8") >> np.uint64(3)
+        return ((np.outer(hashes, F._A) + F._B) % F._MERSENNE).min(axis=0)
+
+    texts = [p.read_text("utf-8", "replace") for p in sorted(CORPUS.glob("*"))[:8] if p.is_file()]
+    texts = [t for t in texts if F.signature(t) is not None]
+    assert len(texts) >= 3
+    for text in texts:
+        assert (F.signature(text) == plain(text)).all()
+    edge = np.array([0, 1, (1 << 61) - 2, (1 << 61) - 1, 1 << 61, (1 << 64) - 1], dtype=np.uint64)
+    r = (edge & F._MERSENNE) + (edge >> F._SHIFT61)
+    r[r >= F._MERSENNE] -= F._MERSENNE
+    assert (r == edge % F._MERSENNE).all()
