@@ -45,7 +45,7 @@ def _serve(conn: Connection, case_dir: str) -> None:
             try:
                 ids = json.loads(request)
                 with case.reader() as s:
-                    docs, revisions = search._index_docs(s, [int(i) for i in ids])
+                    docs, revisions = search.index_docs(s, [int(i) for i in ids])
                 search.index.write(docs)
                 answer: dict[str, Any] = {"revisions": {str(k): v for k, v in revisions.items()}}
             except Exception as exc:  # reported to the importer, which indexes these itself

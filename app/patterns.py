@@ -20,7 +20,6 @@ class BoundaryFirst:
         self.regex = regex
         self.pattern = regex.pattern
         self.flags = regex.flags
-        self.groups = regex.groups
         self._rest = _after_leading_boundary(regex)
 
     def finditer(self, text: str) -> Iterator[re.Match[str]]:

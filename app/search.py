@@ -25,6 +25,7 @@ from whoosh import query as Q
 
 from app.case import Case
 from app.documents import display_title
+from app.pipeline.record import record_indexed
 from db.models import Cell, Document, Email, Part, Source
 from index import rank
 from index.query import (
@@ -267,15 +268,12 @@ class SearchService:
             revisions = self._index_elsewhere(chunk)
             if revisions is None:
                 with self.case.reader() as s:
-                    docs, revisions = self._index_docs(s, chunk)
+                    docs, revisions = self.index_docs(s, chunk)
                 self.index.write(docs)
             indexed.update(revisions)
             if not defer_revisions:
                 with self.case.transaction() as s:
-                    for doc_id, revision in revisions.items():
-                        s.execute(
-                            update(Document).where(Document.id == doc_id).values(indexed_revision=revision)
-                        )
+                    record_indexed(s, revisions)
         return indexed
 
     def import_sink(self) -> _ImportSink:
@@ -359,7 +357,7 @@ class SearchService:
                     )
                     if not ids:
                         return
-                    docs, revisions = self._index_docs(s, ids)
+                    docs, revisions = self.index_docs(s, ids)
                 self._pending_revisions.update(revisions)
                 yield from docs
                 done += len(ids)
@@ -373,8 +371,7 @@ class SearchService:
         if not self.case.read_only:
             with self.case.transaction() as s:
                 s.execute(update(Document).values(indexed_revision=-1))
-                for doc_id, revision in self._pending_revisions.items():
-                    s.execute(update(Document).where(Document.id == doc_id).values(indexed_revision=revision))
+                record_indexed(s, self._pending_revisions)
         return count
 
     def verify(self) -> VerifyReport:
@@ -563,7 +560,9 @@ class SearchService:
         with self.case.reader() as s:
             return s.scalar(select(func.count(Document.id)).where(Document.status != "pending")) or 0
 
-    def _index_docs(self, s: Session, ids: list[int]) -> tuple[list[IndexDoc], dict[int, int]]:
+    def index_docs(self, s: Session, ids: list[int]) -> tuple[list[IndexDoc], dict[int, int]]:
+        """What the index holds of these documents, read from the store, and the revision each one is at
+        (used by every path that writes the index: batches, `reindex`, the index process)."""
         docs = list(s.scalars(select(Document).where(Document.id.in_(ids)).order_by(Document.id)))
         texts: dict[int, list[str]] = {}
         for doc_id, text in s.execute(

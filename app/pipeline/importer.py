@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -31,7 +31,7 @@ from app.extract.errors import FAILED_STATUSES
 from app.pipeline.blobstore import BlobStore
 from app.pipeline.derive import DeriveSink
 from app.pipeline.discover import Found, Skipped, discover
-from app.pipeline.record import record_result
+from app.pipeline.record import record_indexed, record_result
 from app.pipeline.workers import PoolStarter, Result, Task, WorkerPool
 from db.models import Blob, Document, ExtractionAttempt, ImportRun, OcrCache, Source, utcnow
 
@@ -266,11 +266,9 @@ class Importer:
             shutil.rmtree(self.work_root, ignore_errors=True)
             self.work_root.mkdir(parents=True, exist_ok=True)
             self.ocr_languages, self.ocr_engine = self._ocr_plan()
-            run = make_run()
-        except BaseException:
-            starter.close()
-            raise
-        return run.execute(starter)
+            return make_run().execute(starter)
+        finally:
+            starter.close()  # the run closes it as soon as extraction ends; this covers a failure before
 
     def _ocr_plan(self) -> tuple[str, str]:
         """(languages, engine id) for this run, or ("", "") without OCR."""
@@ -360,12 +358,8 @@ class _Run:
         return run
 
     def execute(self, starter: PoolStarter) -> ImportSummary:
-        """Run the import with workers from `starter` (closed when this returns)."""
-        try:
-            run = self._begin_run()
-        except BaseException:
-            starter.close()
-            raise
+        """Run the import with workers from `starter` (closed once extraction ends)."""
+        run = self._begin_run()
         self.run_id = run.id
         if self.imp.index is not None:
             self.feeder = _IndexFeeder(self.imp.index)
@@ -769,14 +763,8 @@ class _Run:
 
     def _record_indexed(self) -> None:
         """Which revision of each document the index now holds (handed over by the indexing thread)."""
-        indexed = self.feeder.take_indexed() if self.feeder is not None else {}
-        if indexed:
-            self.session.execute(
-                update(_DOCS)
-                .where(_DOCS.c.id == bindparam("doc_id"))
-                .values(indexed_revision=bindparam("rev")),
-                [{"doc_id": doc_id, "rev": rev} for doc_id, rev in indexed.items()],
-            )
+        if self.feeder is not None:
+            record_indexed(self.session, self.feeder.take_indexed())
 
     def _record_last_indexed(self) -> None:
         """After the last index pass: its revisions, in a transaction of their own. A failure only leaves

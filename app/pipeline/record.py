@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, delete, insert, select, update
@@ -68,6 +69,16 @@ def record_result(session: Session, doc_id: int, revision: int, doc_type: str, r
         if extraction.doc_type == "email":
             _store_email(session, doc_id, meta)
     return values["revision"]
+
+
+def record_indexed(session: Session, revisions: Mapping[int, int]) -> None:
+    """Which revision of each document the search index holds (`Document.indexed_revision`), in one
+    statement executed for every document."""
+    if revisions:
+        session.execute(
+            _UPDATE_DOCUMENT,
+            [{"doc_id_": doc_id, "indexed_revision": rev} for doc_id, rev in revisions.items()],
+        )
 
 
 def _clear_text(session: Session, doc_id: int) -> None:

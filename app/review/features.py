@@ -85,14 +85,9 @@ def signature(text: str) -> np.ndarray | None:
     return result
 
 
-def similarity(a: bytes, b: bytes) -> float:
-    sa = np.frombuffer(a, dtype=np.uint64)
-    sb = np.frombuffer(b, dtype=np.uint64)
-    return float(np.mean(sa == sb))
-
-
 def similarities(a: bytes, others: Sequence[bytes]) -> np.ndarray:
-    """`similarity` of `a` with each of `others`, in one array operation (signatures of another length: 0)."""
+    """The estimated Jaccard similarity (share of equal MinHash values) of `a` with each of `others`, in one
+    array operation; a signature of another length scores 0."""
     sa = np.frombuffer(a, dtype=np.uint64)
     scores = np.zeros(len(others))
     fit = [i for i, o in enumerate(others) if len(o) == len(a)]

@@ -673,8 +673,8 @@ class ReviewService:
     ) -> int:
         """Recompute features of changed documents and propose links involving them.
 
-        `changed`: documents whose features were already recomputed (`refresh_features`, run while an
-        import was still going) and still need their suggestions.
+        `changed`: documents whose features are already stored (an import stores those its workers
+        computed, in each batch's transaction) and still need their suggestions.
         """
         if self.case.read_only:
             return 0

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from app.extract import registry
 from app.extract.base import ExtractContext, Limits
-from app.pipeline.workers import Task, WorkerPool
+from app.pipeline.workers import Result, Task, WorkerPool
 
 
 def test_declared_types_are_the_classes_own() -> None:
@@ -23,7 +23,7 @@ def test_declared_types_are_the_classes_own() -> None:
     assert registry.extractor_for("wordperfect") is None
 
 
-def _run(pool: WorkerPool, task: Task) -> registry.Outcome | object:
+def _run(pool: WorkerPool, task: Task) -> Result:
     pool.submit(task)
     results: list = []
     while not results:
