@@ -247,6 +247,7 @@ class SearchService:
         from app.index_process import IndexProcess
 
         process = self._process = IndexProcess(self.case.root)
+        process.start()  # ready by the first commit instead of starting then
         try:
             yield
         finally:

@@ -74,6 +74,10 @@ class Services:
             self.search.index.write([], merge=True)  # fold the import's small segments together
         except Exception:
             log.exception("merging index segments failed; the index stays usable")
+        if summary.interrupted:
+            # Stopped on request: the entities and link suggestions still missing are computed by the
+            # next import (or `entities --refresh`) rather than keeping the reporter waiting now.
+            return summary
         try:
             self.review.refresh_suggestions(changed=featured)
         except Exception:  # suggestions are derived; a failure must not fail the import

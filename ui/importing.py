@@ -51,6 +51,10 @@ def duration(seconds: float | None) -> str:
     return f"{hours} h {minutes:02d} min"
 
 
+# What the dialog says instead of a time left once every file is extracted.
+_PHASE_NOTES = {"analysing": "reading entities…", "finishing": "finishing…"}
+
+
 class ImportJob(QObject):
     """One import at a time; `progress(Progress)` while it runs, `finished(summary, error)` at the end."""
 
@@ -207,7 +211,7 @@ class ImportDialog(QDialog):
         self.rate.setText(
             f"{p.rate:,.1f} files/s · {_size(p.bytes_done / p.elapsed if p.elapsed > 0 else 0)}/s"
         )
-        self.eta.setText("finishing…" if p.phase == "finishing" else duration(p.eta))
+        self.eta.setText(_PHASE_NOTES.get(p.phase) or duration(p.eta))
         self.current.setText(
             self.current.fontMetrics().elidedText(
                 p.current or "—", Qt.TextElideMode.ElideMiddle, max(200, self.current.width())

@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
 
-from app.extract.base import Extraction, clean_meta
 from app.insights import entities as ent
 from app.insights.finds import DocFinds, document_finds
 from app.patterns import BoundaryFirst
@@ -43,9 +42,11 @@ def _patterns(patterns: tuple[str, ...]) -> tuple[BoundaryFirst, ...]:
     return tuple(features.compile_patterns(patterns))
 
 
-def derive(extraction: Extraction, rules: dict[str, Any]) -> dict[str, Any]:
-    """What `rules` ask for, from a successful extraction: {"entities": …, "features": …}."""
-    parts = [(ordinal, part.text) for ordinal, part in enumerate(extraction.parts) if part.text]
+def derive_text(
+    parts: Sequence[tuple[int, str]], metadata: dict[str, Any], rules: dict[str, Any]
+) -> dict[str, Any]:
+    """What `rules` ask for, from a document's parts with text ((ordinal, text), in order) and its stored
+    metadata: {"entities": …, "features": …}."""
     patterns = _patterns(tuple(str(p) for p in rules.get("references") or ()))
     out: dict[str, Any] = {}
     version = rules.get("entities_version")
@@ -53,7 +54,7 @@ def derive(extraction: Extraction, rules: dict[str, Any]) -> dict[str, Any]:
         finds = document_finds(
             DocFinds(0, 0),
             parts,
-            clean_meta(extraction.metadata),
+            metadata,
             ent.Rules(region=str(rules.get("region") or "US"), references=patterns),
         )
         out["entities"] = {"version": str(version), **finds.to_json()}

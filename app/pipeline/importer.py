@@ -33,7 +33,7 @@ from app.pipeline.derive import DeriveSink
 from app.pipeline.discover import Found, Skipped, discover
 from app.pipeline.record import record_indexed, record_result
 from app.pipeline.workers import PoolStarter, Result, Task, WorkerPool
-from db.models import Blob, Document, ExtractionAttempt, ImportRun, OcrCache, Source, utcnow
+from db.models import Blob, Document, ExtractionAttempt, ImportRun, OcrCache, Part, Source, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,7 @@ _DOCS = Document.__table__
 _SOURCES = Source.__table__
 _BLOBS = Blob.__table__
 _ATTEMPTS = ExtractionAttempt.__table__
+_PARTS = Part.__table__
 
 
 def _upsert_source() -> Any:
@@ -83,9 +84,11 @@ class IndexSink(Protocol):
     def index_documents(self, doc_ids: Sequence[int]) -> Mapping[int, int] | None: ...
 
 
-# Least time between two index passes: a Whoosh commit costs about as much per distinct term as per
-# document, so a few large commits are far cheaper than one per store batch.
-INDEX_INTERVAL_S = 2.0
+# Least time between two index passes. A Whoosh commit costs about as much per distinct term as per
+# document, so ids committed while a pass runs gather into the next one rather than one pass per store
+# batch; a short interval keeps the index close behind extraction, so little is left to index when it
+# ends. The first pass starts with the first committed batch; after extraction, passes do not wait.
+INDEX_INTERVAL_S = 0.5
 # Files hashed and queued at most while the worker pool is still starting.
 EARLY_QUEUE_MAX = 1000
 
@@ -93,8 +96,10 @@ EARLY_QUEUE_MAX = 1000
 class _IndexFeeder:
     """Indexes committed documents on a thread of its own, so extraction and storing never wait for it.
 
-    Ids committed while a pass runs are gathered into the next one. `close` indexes what is left and
-    waits, so an import returns searchable. A failure is logged, never fatal: the index is derived, and
+    Ids committed while a pass runs are gathered into the next one. After `flush` (extraction has ended)
+    passes no longer wait for the interval, and `drained_at` records when the index held every document
+    handed over until then: when the import became searchable. `close` indexes what is left and waits,
+    so an import returns searchable. A failure is logged, never fatal: the index is derived, and
     documents it missed are indexed when the case is next opened (their indexed revision lags).
     """
 
@@ -105,6 +110,8 @@ class _IndexFeeder:
         self.pending: dict[int, None] = {}  # ordered, without repeats
         self.indexed: dict[int, int] = {}  # id → revision the index holds, for the importer to record
         self.closed = False
+        self.flushing = False
+        self.drained_at: float | None = None  # time.monotonic() when flushed and nothing was left
         self.thread = threading.Thread(target=self._loop, name="dossier-index", daemon=True)
         self.thread.start()
 
@@ -118,19 +125,32 @@ class _IndexFeeder:
             indexed, self.indexed = self.indexed, {}
         return indexed
 
+    def flush(self) -> None:
+        """Index what is pending now, and from now on without waiting between passes."""
+        with self.cond:
+            self.flushing = True
+            self.cond.notify()
+
     def close(self) -> None:
         with self.cond:
             self.closed = True
             self.cond.notify()
         self.thread.join()
+        if self.drained_at is None:
+            self.drained_at = time.monotonic()
 
     def _loop(self) -> None:
-        last = time.monotonic()
+        last = -self.interval  # the first pass does not wait
         while True:
             with self.cond:
                 while not self.pending and not self.closed:
+                    if self.flushing and self.drained_at is None:
+                        self.drained_at = time.monotonic()
                     self.cond.wait()
-                while not self.closed and (wait := last + self.interval - time.monotonic()) > 0:
+                while (
+                    not (self.closed or self.flushing)
+                    and (wait := last + self.interval - time.monotonic()) > 0
+                ):
                     self.cond.wait(wait)
                 if not self.pending:
                     return
@@ -151,7 +171,7 @@ class ImportOptions:
     limits: Limits = field(default_factory=Limits)
     passwords: tuple[str, ...] = ()
     batch_size: int = 250  # results per transaction
-    batch_seconds: float = 1.0  # …or this long: review actions wait at most this for the write lock
+    batch_seconds: float = 0.5  # …or this long: review actions wait at most this for the write lock
     extractor: str = ""  # force one extractor for every file (reliability tests)
     ocr: bool = True  # OCR pages without a usable text layer, and images (when an engine is installed)
     ocr_languages: str = ""  # "eng+deu"; "" = the case's setting (app.ocr), else English
@@ -199,6 +219,9 @@ class ImportSummary:
     bytes: int = 0
     ocr_pages: int = 0  # pages recognised in this run
     ocr_cached: int = 0  # pages whose OCR text came from the case's OCR cache (not recognised again)
+    # Seconds from the start until the index held every document this run extracted (None: no index).
+    # Entities and suggestion features are read after that, while the last documents are being indexed.
+    searchable_s: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -240,6 +263,7 @@ class Importer:
         self.work_root = case.tmp_dir / "work"
         self.ocr_languages = ""  # for the run under way: "" = no OCR (see _ocr_plan)
         self.ocr_engine = ""
+        self.started = 0.0  # time.monotonic() when the run under way started
 
     # -- public ------------------------------------------------------------------------------------
     def run(self, paths: Iterable[Path | str], *, labels: dict[str, str] | None = None) -> ImportSummary:
@@ -261,6 +285,7 @@ class Importer:
     def _execute(self, make_run: Callable[[], _Run]) -> ImportSummary:
         # The workers start first, on a thread of their own, while the OCR engine is checked, the run
         # recorded, the folders walked and the first files hashed and copied.
+        self.started = time.monotonic()
         starter = PoolStarter(self.options.workers, self.options.limits, prefetch=2)
         try:
             shutil.rmtree(self.work_root, ignore_errors=True)
@@ -316,13 +341,19 @@ class _Run:
         self.case = importer.case
         self.opts = importer.options
         self.roots = roots
-        self.t0 = time.monotonic()
+        self.t0 = importer.started
         self.session: Session = self.case.sessions()
         self.queue: deque[_Pending] = deque()
         self.in_flight: dict[int, _Pending] = {}
         self.touched: set[int] = set()  # documents extracted in this run
         self.uncommitted: list[int] = []
         self.derived: list[tuple[int, int, dict[str, Any]]] = []  # (document, revision, data) to store
+        # Entities and suggestion features are read by the workers once extraction has ended (so the
+        # documents are searchable sooner): documents waiting for that, tasks built, tasks in the workers.
+        self.derive_wait: deque[tuple[int, int]] = deque()  # (document, revision)
+        self.derive_ready: deque[Task] = deque()
+        self.deriving: dict[int, int] = {}  # document → revision
+        self.extracted = False  # every file of the run has been extracted and committed
         self.attempts: list[dict[str, Any]] = []  # extraction attempts of the batch, written at its commit
         self.derive_rules: dict[str, Any] = importer.derive.rules() if importer.derive is not None else {}
         self.last_commit = time.monotonic()
@@ -365,6 +396,7 @@ class _Run:
             self.feeder = _IndexFeeder(self.imp.index)
         interrupted = False
         failed = False
+        summary: ImportSummary | None = None
         pool: WorkerPool | None = None
         try:
             self._progress("discovering", force=True)
@@ -398,12 +430,17 @@ class _Run:
                         break
                 while pool.idle and self.queue:
                     self._dispatch(pool, self.queue.popleft())
-                if exhausted and not self.queue and not pool.busy:
-                    break
+                if exhausted and not self.queue:
+                    if not self.in_flight and not self.extracted:
+                        self._extraction_ended()
+                    while pool.idle and self._dispatch_derive(pool):
+                        pass
+                    if not pool.busy and not self.derive_wait and not self.derive_ready:
+                        break
                 for result in pool.collect(timeout=0.05 if not exhausted else 0.25):
                     self._apply(result)
                 self._maybe_commit()
-                self._progress("importing")
+                self._progress("analysing" if self.extracted else "importing")
         except KeyboardInterrupt:
             interrupted = True
         except BaseException:
@@ -423,6 +460,8 @@ class _Run:
                 if self.feeder is not None:
                     self.feeder.close()
                     self._record_last_indexed()
+                    if summary is not None and self.feeder.drained_at is not None:
+                        summary.searchable_s = round(self.feeder.drained_at - self.t0, 3)
                 self.session.close()
                 shutil.rmtree(self.imp.work_root, ignore_errors=True)
         return summary
@@ -597,9 +636,74 @@ class _Run:
                 extractor=self.opts.extractor,
                 ocr_languages=self.imp.ocr_languages,
                 ocr_known=self._ocr_known(item.doc_id, item.sha256),
-                derive=self.derive_rules,
             )
         )
+
+    # -- derived data ------------------------------------------------------------------------------
+    def _extraction_ended(self) -> None:
+        """Every file is extracted: commit, and let the index take the rest without waiting, while the
+        workers read entities and suggestion features."""
+        self.extracted = True
+        self._commit()
+        if self.feeder is not None:
+            self.feeder.flush()
+
+    def _dispatch_derive(self, pool: WorkerPool) -> bool:
+        """Send the next document waiting for its derived data to a worker; False when none waits."""
+        if not self.derive_ready:
+            self._prepare_derive()
+        if not self.derive_ready:
+            return False
+        task = self.derive_ready.popleft()
+        self.current = f"entities of document {task.task_id}"
+        pool.submit(task)
+        return True
+
+    def _prepare_derive(self, count: int = 32) -> None:
+        """Tasks for the next `count` waiting documents, with their text and metadata from the store."""
+        batch = [self.derive_wait.popleft() for _ in range(min(count, len(self.derive_wait)))]
+        if not batch:
+            return
+        revisions = dict(batch)
+        ids = list(revisions)
+        metadata = dict(
+            self.session.execute(select(_DOCS.c.id, _DOCS.c["metadata"]).where(_DOCS.c.id.in_(ids))).all()
+        )
+        parts: dict[int, list[list[Any]]] = {doc_id: [] for doc_id in ids}
+        for doc_id, ordinal, text in self.session.execute(
+            select(_PARTS.c.document_id, _PARTS.c.ordinal, _PARTS.c.text)
+            .where(_PARTS.c.document_id.in_(ids))
+            .order_by(_PARTS.c.document_id, _PARTS.c.ordinal)
+        ):
+            if text:
+                parts[doc_id].append([ordinal, text])
+        for doc_id in ids:
+            if doc_id not in metadata:  # deleted meanwhile
+                continue
+            self.deriving[doc_id] = revisions[doc_id]
+            self.derive_ready.append(
+                Task(
+                    task_id=doc_id,
+                    path="",
+                    name_hint="",
+                    work_dir="",
+                    kind="derive",
+                    derive=self.derive_rules,
+                    parts=parts[doc_id],
+                    metadata=metadata[doc_id] or {},
+                )
+            )
+
+    def _apply_derived(self, result: Result) -> None:
+        revision = self.deriving.pop(result.task_id, None)
+        if revision is None:
+            return
+        if result.status == "ok" and result.derived:
+            self.derived.append((result.task_id, revision, result.derived))
+        else:  # computed from the store by the refresh after the import
+            log.warning(
+                "entities of document %d were not read: %s", result.task_id, result.reason or "no answer"
+            )
 
     def _ocr_known(self, doc_id: int, sha256: str) -> dict[str, list[Any]]:
         """OCR text the case already has for pages of this content (the worker will not OCR them again)."""
@@ -654,6 +758,9 @@ class _Run:
         self.session.execute(stmt, rows)
 
     def _apply(self, result: Result) -> None:
+        if result.kind == "derive":
+            self._apply_derived(result)
+            return
         item = self.in_flight.pop(result.task_id, None)
         if item is None:
             return
@@ -662,8 +769,8 @@ class _Run:
         if revision is None:  # the document was deleted meanwhile
             _remove_dir(work_dir)
             return
-        if result.derived and result.status == "ok":
-            self.derived.append((item.doc_id, revision, result.derived))
+        if result.status == "ok" and self.derive_rules:
+            self.derive_wait.append((item.doc_id, revision))
         self._store_ocr(item.doc_id, item.sha256, result.extraction)
         self.attempts.append(
             {

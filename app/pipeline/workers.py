@@ -42,7 +42,12 @@ class Task:
     extractor: str = ""  # force one extractor by name (tests, reliability suite); "" = by detected type
     ocr_languages: str = ""  # "eng+deu" = OCR pages that need it; "" = no OCR
     ocr_known: dict[str, list[Any]] = field(default_factory=dict)  # page → [text, confidence] (OCR cache)
-    derive: dict[str, Any] = field(default_factory=dict)  # rules for derived data (app/pipeline/derive.py)
+    # "derive": no file to parse; entities and suggestion features of a stored document's text, read
+    # with `derive` rules (app/pipeline/derive.py) from `parts` ([ordinal, text], in order) and `metadata`
+    kind: str = "extract"
+    derive: dict[str, Any] = field(default_factory=dict)
+    parts: list[list[Any]] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> bytes:
         return json.dumps(self.__dict__, ensure_ascii=False).encode("utf-8")
@@ -58,7 +63,8 @@ class Result:
     extractor_version: str = ""
     duration_s: float = 0.0
     extraction: Extraction | None = None
-    derived: dict[str, Any] | None = None  # entities and suggestion features, when the task asked
+    derived: dict[str, Any] | None = None  # entities and suggestion features (a "derive" task's answer)
+    kind: str = "extract"  # the task's
 
 
 def decode_result(task: Task, payload: bytes, duration: float) -> Result:
@@ -80,6 +86,7 @@ def decode_result(task: Task, payload: bytes, duration: float) -> Result:
             duration_s=duration,
             extraction=extraction,
             derived=data["derived"] if isinstance(data.get("derived"), dict) else None,
+            kind=task.kind,
         )
     except Exception as exc:
         return Result(
@@ -87,6 +94,7 @@ def decode_result(task: Task, payload: bytes, duration: float) -> Result:
             "crashed",
             f"worker sent an unreadable result ({type(exc).__name__})",
             duration_s=duration,
+            kind=task.kind,
         )
 
 
@@ -106,6 +114,9 @@ def worker_main(conn: Connection, limits: dict[str, Any]) -> None:
         except (EOFError, OSError):
             return
         task = json.loads(raw)
+        if task.get("kind") == "derive":
+            conn.send_bytes(_derive_answer(task))
+            continue
         ctx = ExtractContext(
             work_dir=Path(task["work_dir"]),
             name_hint=task.get("name_hint", ""),
@@ -129,13 +140,6 @@ def worker_main(conn: Connection, limits: dict[str, Any]) -> None:
             "extractor_version": outcome.extractor_version,
             "extraction": outcome.extraction.to_json() if outcome.extraction else None,
         }
-        if task.get("derive") and outcome.status == "ok" and outcome.extraction is not None:
-            try:
-                from app.pipeline.derive import derive  # loaded by the first task that asks
-
-                message["derived"] = derive(outcome.extraction, task["derive"])
-            except Exception:  # derived data is recomputed from the store when it does not arrive
-                log.exception("deriving entities and features failed")
         try:
             payload = json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode(
                 "utf-8", "replace"
@@ -150,6 +154,24 @@ def worker_main(conn: Connection, limits: dict[str, Any]) -> None:
                 }
             ).encode()
         conn.send_bytes(payload)
+
+
+def _derive_answer(task: dict[str, Any]) -> bytes:
+    """A "derive" task's answer: {"derived": …}, or none when the rules could not be applied (the refresh
+    after the import computes what did not arrive, from the store)."""
+    derived = None
+    try:
+        from app.pipeline.derive import derive_text  # loaded by the first task that asks
+
+        parts = [(int(ordinal), str(text)) for ordinal, text in task.get("parts") or ()]
+        derived = derive_text(parts, task.get("metadata") or {}, task.get("derive") or {})
+    except Exception:
+        log.exception("deriving entities and features failed")
+    message = {"task_id": task["task_id"], "status": "ok", "reason": "", "derived": derived}
+    try:
+        return json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace")
+    except MemoryError:
+        return json.dumps({**message, "derived": None}).encode()
 
 
 def _run_named(spec: str, path: Path, ctx: ExtractContext):  # noqa: ANN202 - returns registry.Outcome
@@ -313,7 +335,8 @@ class WorkerPool:
             elapsed = time.monotonic() - w.started
             if w.process.sentinel in ready or not w.process.is_alive():
                 w.process.join(1)
-                results.append(Result(task.task_id, *_death_reason(w.process.exitcode), duration_s=elapsed))
+                reason = _death_reason(w.process.exitcode)
+                results.append(Result(task.task_id, *reason, duration_s=elapsed, kind=task.kind))
                 self._replace(index)
             elif time.monotonic() >= w.deadline:
                 results.append(
@@ -322,6 +345,7 @@ class WorkerPool:
                         "timeout",
                         f"parsing took longer than {self.limits.timeout_s:g} s; the parser was stopped",
                         duration_s=elapsed,
+                        kind=task.kind,
                     )
                 )
                 self._replace(index)

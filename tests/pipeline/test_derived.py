@@ -50,3 +50,71 @@ def test_worker_derived_data_equals_a_refresh_from_the_store(tmp_path: Path, cor
     services.review.refresh_suggestions()
     assert _dump(services) == imported
     services.close()
+
+
+def test_entities_are_read_after_extraction_and_the_import_is_searchable_first(
+    tmp_path: Path, corpus: Path, monkeypatch
+) -> None:
+    """Workers extract every file first; only then do they read entities and features (from the text in
+    the store), while the index takes the last documents: the import is searchable before it is done."""
+    from app.pipeline import workers
+
+    kinds: list[str] = []
+    submit = workers.WorkerPool.submit
+
+    def recording(self, task):  # noqa: ANN001, ANN202
+        kinds.append(task.kind)
+        assert (task.kind == "derive") == bool(task.derive)  # extraction tasks carry no rules
+        return submit(self, task)
+
+    monkeypatch.setattr(workers.WorkerPool, "submit", recording)
+    services = build_services(tmp_path / "case", create=True)
+    summary = services.import_paths(
+        [corpus / "real" / "pdf", corpus / "real" / "eml"], ImportOptions(workers=2, ocr=False)
+    )
+    ok = summary.by_status["ok"]
+    assert kinds.count("derive") == ok and kinds.count("extract") == summary.documents
+    assert kinds == sorted(kinds, key=lambda kind: kind == "derive")  # no entities before the last extraction
+    assert summary.searchable_s is not None and 0 < summary.searchable_s <= summary.elapsed
+    with services.case.reader() as s:
+        with_entities = s.scalar(text("SELECT count(*) FROM document_insights"))
+        with_features = s.scalar(text("SELECT count(*) FROM document_features"))
+    assert with_entities == with_features == summary.documents
+    services.close()
+
+
+def test_a_derive_task_answers_what_the_services_compute(tmp_path: Path) -> None:
+    from app.pipeline.derive import derive_text
+    from app.pipeline.workers import Task, WorkerPool
+
+    parts = [
+        [0, "Invoice No. 4471 for WO-2017-0413, paid to DE89370400440532013000 on 20.02.2022."],
+        [2, "Call +1 415 555 0132 or write to ops@example.org"],
+    ]
+    rules = {
+        "references": [r"\bWO[-\s]?\d{2,4}[-/]\d{3,6}\b"],
+        "features": True,
+        "region": "US",
+        "entities_version": "v",
+    }
+    with WorkerPool(1) as pool:
+        pool.submit(
+            Task(
+                task_id=7,
+                path="",
+                name_hint="",
+                work_dir="",
+                kind="derive",
+                derive=rules,
+                parts=parts,
+                metadata={"title": "Invoice 4471"},
+            )
+        )
+        results = []
+        while not results:
+            results = pool.collect(timeout=5)
+    (result,) = results
+    assert result.kind == "derive" and result.status == "ok"
+    expected = derive_text([(0, parts[0][1]), (2, parts[1][1])], {"title": "Invoice 4471"}, rules)
+    assert result.derived == expected
+    assert {kind for kind, *_ in expected["entities"]["entities"]} >= {"iban", "email", "reference"}

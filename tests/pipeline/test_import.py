@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from app.case import Case, CaseError
 from app.pipeline.importer import ImportFailed, ImportOptions
@@ -81,6 +81,38 @@ def test_interrupted_import_resumes_without_duplicates(tmp_path: Path, leak: Pat
             assert s.scalar(select(func.count(Document.id)).where(Document.status != "ok")) == 0
             runs = list(s.scalars(select(ImportRun.status).order_by(ImportRun.id)))
     assert runs == ["interrupted", "completed"]
+
+
+def test_stopping_while_entities_are_read_leaves_them_to_the_next_import(tmp_path: Path, leak: Path) -> None:
+    """Ctrl-C after extraction does not wait for the entities still to read; the next import reads them."""
+    cancel = threading.Event()
+
+    def on_progress(p) -> None:  # noqa: ANN001
+        if p.phase == "analysing":
+            cancel.set()
+
+    def missing(services) -> tuple[int, int]:  # noqa: ANN001
+        with services.case.reader() as s:
+            return (
+                len(services.insights.stale_ids()),
+                s.scalar(
+                    text(
+                        "SELECT count(*) FROM documents d LEFT JOIN document_features f "
+                        "ON f.document_id = d.id WHERE f.document_id IS NULL"
+                    )
+                ),
+            )
+
+    with build_services(tmp_path / "case", create=True) as services:
+        first = services.import_paths(
+            [leak], ImportOptions(workers=1, ocr=False), cancel=cancel, on_progress=on_progress
+        )
+        assert first.interrupted and first.by_status == {"ok": 8}  # every file was extracted
+        stale_entities, no_features = missing(services)
+        assert stale_entities > 0 and no_features > 0
+        again = services.import_paths([leak])
+        assert again.new == 0 and not again.interrupted
+        assert missing(services) == (0, 0)
 
 
 def test_missing_path_is_refused(tmp_path: Path) -> None:

@@ -80,3 +80,30 @@ def test_a_child_that_dies_is_reported(tmp_path: Path) -> None:
                 process.index([3])
         finally:
             process.close()
+
+
+def test_the_child_starts_before_it_is_asked(tmp_path: Path) -> None:
+    """`start` forks and opens the case in the background, so the first commit finds the child ready."""
+    with build_services(tmp_path / "case", create=True) as services:
+        services.import_paths([_leak(tmp_path)], ImportOptions(workers=1, ocr=False))
+        process = IndexProcess(services.case.root)
+        try:
+            process.start()
+            assert process._starter is not None
+            process._starter.join(30)
+            assert process._process is not None and process._process.is_alive()  # before any request
+            assert set(process.index([1, 2])) == {1, 2}
+        finally:
+            process.close()
+
+
+def test_a_child_that_cannot_start_is_reported(tmp_path: Path, monkeypatch) -> None:
+    def no_fork(self) -> None:  # noqa: ANN001
+        raise OSError("Resource temporarily unavailable")
+
+    monkeypatch.setattr(IndexProcess, "_start", no_fork)
+    process = IndexProcess(tmp_path)
+    process.start()
+    with pytest.raises(IndexProcessError, match="could not start: Resource temporarily unavailable"):
+        process.index([1])
+    process.close()
