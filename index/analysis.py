@@ -105,6 +105,9 @@ _JOINED = r"\b[^\W_]+(?:[-/.][^\W_]+)+\b"
 # A short prefix, a space, a long number: PO 4500012345, No. 778812, INV #20931.
 _PREFIXED = r"\b[A-Za-z]{1,5}\.?[ ]?#?[ ]?\d{5,}\b"
 IDENT_RE = re.compile(f"{_EMAIL}|{_IBAN}|{_JOINED}|{_PREFIXED}")
+# The same without the address alternative, for lines without an "@" (where it can never match, but is
+# tried at every word start): the same matches, a third less scanning.
+_IDENT_NO_EMAIL = re.compile(f"{_IBAN}|{_JOINED}|{_PREFIXED}")
 _HAS_DIGIT = re.compile(r"\d")
 _SPACES = re.compile(r"[\s#]+")
 
@@ -127,7 +130,7 @@ def identifiers(text: str) -> Iterator[str]:
     for line in text.splitlines():
         if not has_candidate(line):
             continue
-        for match in IDENT_RE.finditer(line):
+        for match in (IDENT_RE if "@" in line else _IDENT_NO_EMAIL).finditer(line):
             raw = match.group(0)
             if "@" in raw or _HAS_DIGIT.search(raw):
                 ident = normalise_ident(raw)

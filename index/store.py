@@ -22,6 +22,7 @@ from whoosh import index as whoosh_index
 from whoosh.searching import Searcher
 from whoosh.writing import PostingPool, SegmentWriter
 
+from index.codec import WriteCodec
 from index.schema import SCHEMA_VERSION, IndexDoc, build_schema
 
 log = logging.getLogger(__name__)
@@ -103,7 +104,7 @@ class _SegmentLengths:
 
 
 def _writer(ix: whoosh_index.Index, limitmb: int) -> SegmentWriter:
-    writer = ix.writer(limitmb=limitmb, procs=1, timeout=WRITE_LOCK_WAIT_S, delay=0.05)
+    writer = ix.writer(limitmb=limitmb, procs=1, timeout=WRITE_LOCK_WAIT_S, delay=0.05, codec=WriteCodec())
     pool = writer.pool  # nothing added yet: swap in the faster-spilling pool
     writer.pool = _ChunkedPostingPool(pool.tempstore, pool.segment, limitmb=limitmb)
     per_document_reader = writer.per_document_reader
@@ -213,7 +214,7 @@ class SearchIndex:
 
     def optimize(self) -> None:
         with self._lock:
-            writer = self.ix.writer()
+            writer = _writer(self.ix, 256)
             try:
                 writer.commit(optimize=True)
             except BaseException:
