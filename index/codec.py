@@ -15,7 +15,7 @@ from typing import Any
 from whoosh.codec.whoosh3 import W3Codec, W3PostingsWriter, W3Segment
 
 # Terms with fewer postings than this in a segment are kept in the terms file.
-INLINE_LIMIT = 16
+INLINE_LIMIT = 8
 
 
 class _InliningPostingsWriter(W3PostingsWriter):

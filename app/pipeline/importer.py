@@ -88,7 +88,7 @@ class IndexSink(Protocol):
 # document, so ids committed while a pass runs gather into the next one rather than one pass per store
 # batch; a short interval keeps the index close behind extraction, so little is left to index when it
 # ends. The first pass starts with the first committed batch; after extraction, passes do not wait.
-INDEX_INTERVAL_S = 0.5
+INDEX_INTERVAL_S = 1.0
 # Files hashed and queued at most while the worker pool is still starting.
 EARLY_QUEUE_MAX = 1000
 
@@ -839,8 +839,9 @@ class _Run:
 
     # -- commits and index -------------------------------------------------------------------------
     def _maybe_commit(self) -> None:
-        if len(self.uncommitted) >= self.opts.batch_size or (
-            self.uncommitted and time.monotonic() - self.last_commit >= self.opts.batch_seconds
+        waiting = len(self.uncommitted) + len(self.derived)  # results, and derived data once extracted
+        if waiting >= self.opts.batch_size or (
+            waiting and time.monotonic() - self.last_commit >= self.opts.batch_seconds
         ):
             self._commit()
 

@@ -55,15 +55,19 @@ def test_worker_derived_data_equals_a_refresh_from_the_store(tmp_path: Path, cor
 def test_entities_are_read_after_extraction_and_the_import_is_searchable_first(
     tmp_path: Path, corpus: Path, monkeypatch
 ) -> None:
-    """Workers extract every file first; only then do they read entities and features (from the text in
-    the store), while the index takes the last documents: the import is searchable before it is done."""
+    """Workers extract every file found first; only then do they read entities and features (from the
+    text in the store), while the index takes the last documents: the import is searchable before it is
+    done. (Idle workers may start on them while the last files are extracted; files found inside those
+    are extracted before any more entities are read.)"""
     from app.pipeline import workers
 
     kinds: list[str] = []
+    names: list[str] = []
     submit = workers.WorkerPool.submit
 
     def recording(self, task):  # noqa: ANN001, ANN202
         kinds.append(task.kind)
+        names.append(task.name_hint)
         assert (task.kind == "derive") == bool(task.derive)  # extraction tasks carry no rules
         return submit(self, task)
 
@@ -74,7 +78,10 @@ def test_entities_are_read_after_extraction_and_the_import_is_searchable_first(
     )
     ok = summary.by_status["ok"]
     assert kinds.count("derive") == ok and kinds.count("extract") == summary.documents
-    assert kinds == sorted(kinds, key=lambda kind: kind == "derive")  # no entities before the last extraction
+    found = {p.name for root in ("pdf", "eml") for p in (corpus / "real" / root).iterdir()}
+    pairs = enumerate(zip(kinds, names, strict=True))
+    last_file = max(i for i, (kind, name) in pairs if kind == "extract" and name in found)
+    assert "derive" not in kinds[:last_file]  # no entities before the last file found is extracted
     assert summary.searchable_s is not None and 0 < summary.searchable_s <= summary.elapsed
     with services.case.reader() as s:
         with_entities = s.scalar(text("SELECT count(*) FROM document_insights"))
@@ -118,3 +125,18 @@ def test_a_derive_task_answers_what_the_services_compute(tmp_path: Path) -> None
     expected = derive_text([(0, parts[0][1]), (2, parts[1][1])], {"title": "Invoice 4471"}, rules)
     assert result.derived == expected
     assert {kind for kind, *_ in expected["entities"]["entities"]} >= {"iban", "email", "reference"}
+
+
+def test_entities_are_stored_batch_by_batch(tmp_path: Path, corpus: Path) -> None:
+    """Derived data is committed in batches of the import's size as it arrives, never held to the end."""
+    services = build_services(tmp_path / "case", create=True)
+    batches: list[int] = []
+    store = services.insights.store_derived
+    services.insights.store_derived = lambda s, items: batches.append(len(items)) or store(s, items)  # type: ignore[method-assign]
+    summary = services.import_paths(
+        [corpus / "real" / "pdf"], ImportOptions(workers=2, ocr=False, batch_size=4)
+    )
+    assert sum(batches) == summary.by_status["ok"] > 20
+    # A batch closes after the answers collected at once: up to two per worker beyond its size.
+    assert max(batches) <= 4 + 2 * 2 and len(batches) >= summary.by_status["ok"] // 8
+    services.close()
