@@ -84,11 +84,6 @@ class IndexSink(Protocol):
     def index_documents(self, doc_ids: Sequence[int]) -> Mapping[int, int] | None: ...
 
 
-# Least time between two index passes. A Whoosh commit costs about as much per distinct term as per
-# document, so ids committed while a pass runs gather into the next one rather than one pass per store
-# batch; a short interval keeps the index close behind extraction, so little is left to index when it
-# ends. The first pass starts with the first committed batch; after extraction, passes do not wait.
-INDEX_INTERVAL_S = 1.0
 # Files hashed and queued at most while the worker pool is still starting.
 EARLY_QUEUE_MAX = 1000
 
@@ -96,21 +91,22 @@ EARLY_QUEUE_MAX = 1000
 class _IndexFeeder:
     """Indexes committed documents on a thread of its own, so extraction and storing never wait for it.
 
-    Ids committed while a pass runs are gathered into the next one. After `flush` (extraction has ended)
-    passes no longer wait for the interval, and `drained_at` records when the index held every document
-    handed over until then: when the import became searchable. `close` indexes what is left and waits,
-    so an import returns searchable. A failure is logged, never fatal: the index is derived, and
+    A pass starts as soon as the one before it ends, with every id committed meanwhile: the index keeps
+    close behind extraction, so little is left to index when it ends, and while the index falls behind,
+    passes grow instead of multiplying (each commit costs about as much per distinct term as per
+    document). `flush` says extraction has ended: `drained_at` then records when the index held every
+    document handed over until then, when the import became searchable. `close` indexes what is left and
+    waits, so an import returns searchable. A failure is logged, never fatal: the index is derived, and
     documents it missed are indexed when the case is next opened (their indexed revision lags).
     """
 
-    def __init__(self, sink: IndexSink, interval: float = INDEX_INTERVAL_S) -> None:
+    def __init__(self, sink: IndexSink) -> None:
         self.sink = sink
-        self.interval = interval
         self.cond = threading.Condition()
         self.pending: dict[int, None] = {}  # ordered, without repeats
         self.indexed: dict[int, int] = {}  # id → revision the index holds, for the importer to record
         self.closed = False
-        self.flushing = False
+        self.flushed = False
         self.drained_at: float | None = None  # time.monotonic() when flushed and nothing was left
         self.thread = threading.Thread(target=self._loop, name="dossier-index", daemon=True)
         self.thread.start()
@@ -126,9 +122,9 @@ class _IndexFeeder:
         return indexed
 
     def flush(self) -> None:
-        """Index what is pending now, and from now on without waiting between passes."""
+        """Extraction has ended: note when what is pending (or being indexed) now is in the index."""
         with self.cond:
-            self.flushing = True
+            self.flushed = True
             self.cond.notify()
 
     def close(self) -> None:
@@ -140,18 +136,12 @@ class _IndexFeeder:
             self.drained_at = time.monotonic()
 
     def _loop(self) -> None:
-        last = -self.interval  # the first pass does not wait
         while True:
             with self.cond:
                 while not self.pending and not self.closed:
-                    if self.flushing and self.drained_at is None:
+                    if self.flushed and self.drained_at is None:
                         self.drained_at = time.monotonic()
                     self.cond.wait()
-                while (
-                    not (self.closed or self.flushing)
-                    and (wait := last + self.interval - time.monotonic()) > 0
-                ):
-                    self.cond.wait(wait)
                 if not self.pending:
                     return
                 ids, self.pending = list(self.pending), {}
@@ -162,7 +152,6 @@ class _IndexFeeder:
                         self.indexed.update(indexed)
             except Exception:
                 log.exception("indexing %d documents failed; `reindex` will repair the index", len(ids))
-            last = time.monotonic()
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -145,3 +146,42 @@ def test_symlink_outside_roots_is_skipped(tmp_path: Path, leak: Path, corpus: Pa
     assert any(
         "outside" in f["path"] and "outside the imported folders" in f["reason"] for f in summary.failures
     )
+
+
+class _SlowSink:
+    """An index sink whose passes last until released, recording what each pass held."""
+
+    def __init__(self) -> None:
+        self.passes: list[list[int]] = []
+        self.started = threading.Semaphore(0)
+        self.release = threading.Semaphore(0)
+
+    def index_documents(self, doc_ids):  # noqa: ANN001, ANN201
+        self.passes.append(list(doc_ids))
+        self.started.release()
+        assert self.release.acquire(timeout=10)
+        return {i: 1 for i in doc_ids}
+
+
+def test_index_passes_follow_each_other_and_gather_what_was_committed_meanwhile() -> None:
+    from app.pipeline.importer import _IndexFeeder
+
+    sink = _SlowSink()
+    feeder = _IndexFeeder(sink)
+    feeder.add([1, 2])
+    assert sink.started.acquire(timeout=5)  # the first commit is indexed at once
+    feeder.add([3])
+    feeder.add([4, 3])
+    feeder.flush()  # extraction ended while a pass runs: not searchable yet
+    assert feeder.drained_at is None
+    sink.release.release()
+    assert sink.started.acquire(timeout=5)  # the next pass starts when this one ends
+    assert feeder.drained_at is None
+    sink.release.release()
+    deadline = time.monotonic() + 5
+    while feeder.drained_at is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert feeder.drained_at is not None  # everything handed over is in the index
+    feeder.close()
+    assert sink.passes == [[1, 2], [3, 4]]
+    assert feeder.take_indexed() == {1: 1, 2: 1, 3: 1, 4: 1}
