@@ -636,6 +636,7 @@ class _Run:
         self._commit()
         if self.feeder is not None:
             self.feeder.flush()
+        self._progress("analysing", force=True)
 
     def _dispatch_derive(self, pool: WorkerPool) -> bool:
         """Send the next document waiting for its derived data to a worker; False when none waits."""

@@ -22,6 +22,7 @@ from tests.ui.conftest import (
     make_window,
     pump_until,
 )
+from ui.importing import ImportDialog
 from ui.main_window import MainWindow
 from ui.workspace import Workspace
 
@@ -40,6 +41,7 @@ def phrase(path: str) -> str:
 class Opened:
     window: MainWindow
     folder: Path
+    import_notes: list[str]  # what the import window said in place of the time left, in order
 
     @property
     def ws(self) -> Workspace:
@@ -52,12 +54,20 @@ def opened(qapp: QApplication, corpus: Path, tmp_path_factory: pytest.TempPathFa
     folder = tmp_path_factory.mktemp("workflow")
     monkeypatch = pytest.MonkeyPatch()
     window, _reporter = make_window(folder / "settings.ini")
+    notes: list[str] = []
+    show_progress = ImportDialog.show_progress
+
+    def noting(dialog: ImportDialog, p) -> None:  # noqa: ANN001
+        show_progress(dialog, p)
+        notes.append(dialog.eta.text())
+
+    monkeypatch.setattr(ImportDialog, "show_progress", noting)
     try:
         create_case_through_menu(window, folder / "case", monkeypatch)
         import_through_menu(window, corpus_files(corpus, "real/pdf", "real/xlsx"), monkeypatch)
         window.activateWindow()  # the import window stays open beside it, as a reporter would leave it
         pump_until(window.isActiveWindow, 10, "the main window to be active again")
-        yield Opened(window, folder)
+        yield Opened(window, folder, notes)
     finally:
         monkeypatch.undo()
         window.close()
@@ -93,6 +103,10 @@ def test_import_ends_with_problems_and_reasons(qtbot, opened: Opened) -> None:
         item = dialog.problems.topLevelItem(i)
         assert item.text(1) and item.text(2), "every problem has a status and a reason"
     qtbot.waitUntil(lambda: opened.ws.model.total == summary.case_documents, timeout=30_000)  # list refreshed
+    # Once every file is extracted the window says entities are being read (the documents are being
+    # made searchable meanwhile) instead of a time left.
+    assert "reading entities…" in opened.import_notes
+    assert opened.import_notes.index("reading entities…") > 0
 
 
 def test_search_open_pdf_hit_tag_note_and_link(qtbot, opened: Opened) -> None:
