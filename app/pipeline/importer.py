@@ -630,8 +630,8 @@ class _Run:
 
     # -- derived data ------------------------------------------------------------------------------
     def _extraction_ended(self) -> None:
-        """Every file is extracted: commit, and let the index take the rest without waiting, while the
-        workers read entities and suggestion features."""
+        """Every file is extracted: commit, and tell the indexing thread (the import is searchable once the
+        index holds what is committed now), while the workers read entities and suggestion features."""
         self.extracted = True
         self._commit()
         if self.feeder is not None:
