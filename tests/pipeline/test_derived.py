@@ -90,7 +90,7 @@ def test_entities_are_read_after_extraction_and_the_import_is_searchable_first(
     services.close()
 
 
-def test_a_derive_task_answers_what_the_services_compute(tmp_path: Path) -> None:
+def test_a_derive_task_in_a_worker_answers_what_the_same_functions_give_in_process(tmp_path: Path) -> None:
     from app.pipeline.derive import derive_text
     from app.pipeline.workers import Task, WorkerPool
 
