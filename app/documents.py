@@ -63,6 +63,20 @@ class DocumentDetail:
         return data
 
 
+def part_texts(s: Any, ids: Sequence[int]) -> dict[int, list[tuple[int, str]]]:
+    """The parts with text of these documents, (ordinal, text) in order: what entities and suggestion
+    features are read from, by the import's workers and by the refreshes alike."""
+    texts: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for doc_id, ordinal, text in s.execute(
+        select(Part.document_id, Part.ordinal, Part.text)
+        .where(Part.document_id.in_(ids))
+        .order_by(Part.document_id, Part.ordinal)
+    ):
+        if text:
+            texts[doc_id].append((ordinal, text))
+    return texts
+
+
 def display_title(doc: Document) -> str:
     return doc.title or doc.file_name or f"document {doc.id}"
 

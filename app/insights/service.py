@@ -26,6 +26,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.case import Case
+from app.documents import part_texts
 from app.insights import entities as ent
 from app.insights import ner
 from app.insights.finds import DocFinds, document_finds, meta_text
@@ -330,14 +331,7 @@ class InsightsService:
                     Document.id.in_(ids)
                 )
             ).all()
-            texts: dict[int, list[tuple[int, str]]] = defaultdict(list)
-            for doc_id, ordinal, part_text in s.execute(
-                select(Part.document_id, Part.ordinal, Part.text)
-                .where(Part.document_id.in_(ids))
-                .order_by(Part.document_id, Part.ordinal)
-            ):
-                if part_text:
-                    texts[doc_id].append((ordinal, part_text))
+            texts = part_texts(s, ids)
         out: list[DocFinds] = []
         ner_input: list[tuple[DocFinds, int, str]] = []
         for doc_id, revision, status, meta in docs:

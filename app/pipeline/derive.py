@@ -1,11 +1,12 @@
-"""Data derived from a document's text, computed in the worker process that extracted it.
+"""Data derived from a document's text: its entities and link-suggestion features (MinHash signature,
+reference numbers).
 
-A worker holds the text it has just read, so reading the document's entities and its link-suggestion
-features (MinHash signature, reference numbers) there costs no second read of the case store, and runs in
-parallel with the other workers' extraction instead of on the importer's process after it. The importer
-stores what arrives in the same transaction as the document's text; what does not arrive (a failed
-document, rules a worker cannot apply such as a spaCy model) is computed afterwards by the services'
-own refresh, from the store, with the same functions.
+The import's workers compute them from `derive` tasks once every file is extracted (so the documents
+are searchable first, and the work runs in parallel instead of on the importer's process); each task
+carries a stored document's parts with text and its metadata, read by `app.documents.part_texts` as the
+refreshes read them. The importer stores what arrives in its batch transactions; what does not arrive
+(a failed document, rules a worker cannot apply such as a spaCy model) is computed afterwards by the
+services' own refresh, from the store, with the same functions.
 
 The rules travel with each task as JSON (`DeriveSink.rules()`):
 `{"references": [pattern, ...], "region": "US", "entities_version": "...", "features": true}`;

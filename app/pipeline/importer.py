@@ -1,4 +1,5 @@
-"""The import pipeline: discover → hash/dedup → extract (worker processes) → store → index.
+"""The import pipeline: discover → hash/dedup → extract (worker processes) → store → index, then
+entities and suggestion features (worker processes, `derive` tasks) while the last documents are indexed.
 
 One importer thread owns all writes during an import. It hashes and copies the next files while the
 workers extract earlier ones, stores results in batches (one transaction each), and only after a batch is
@@ -26,6 +27,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from app.case import Case, current_user
+from app.documents import part_texts
 from app.extract.base import Extraction, Limits
 from app.extract.errors import FAILED_STATUSES
 from app.pipeline.blobstore import BlobStore
@@ -33,7 +35,7 @@ from app.pipeline.derive import DeriveSink
 from app.pipeline.discover import Found, Skipped, discover
 from app.pipeline.record import record_indexed, record_result
 from app.pipeline.workers import PoolStarter, Result, Task, WorkerPool
-from db.models import Blob, Document, ExtractionAttempt, ImportRun, OcrCache, Part, Source, utcnow
+from db.models import Blob, Document, ExtractionAttempt, ImportRun, OcrCache, Source, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +44,6 @@ _DOCS = Document.__table__
 _SOURCES = Source.__table__
 _BLOBS = Blob.__table__
 _ATTEMPTS = ExtractionAttempt.__table__
-_PARTS = Part.__table__
 
 
 def _upsert_source() -> Any:
@@ -94,7 +95,7 @@ class _IndexFeeder:
     A pass starts as soon as the one before it ends, with every id committed meanwhile: the index keeps
     close behind extraction, so little is left to index when it ends, and while the index falls behind,
     passes grow instead of multiplying (each commit costs about as much per distinct term as per
-    document). `flush` says extraction has ended: `drained_at` then records when the index held every
+    document). `extraction_ended` says so: `drained_at` then records when the index held every
     document handed over until then, when the import became searchable. `close` indexes what is left and
     waits, so an import returns searchable. A failure is logged, never fatal: the index is derived, and
     documents it missed are indexed when the case is next opened (their indexed revision lags).
@@ -106,8 +107,8 @@ class _IndexFeeder:
         self.pending: dict[int, None] = {}  # ordered, without repeats
         self.indexed: dict[int, int] = {}  # id → revision the index holds, for the importer to record
         self.closed = False
-        self.flushed = False
-        self.drained_at: float | None = None  # time.monotonic() when flushed and nothing was left
+        self.extracted = False
+        self.drained_at: float | None = None  # time.monotonic() when extraction had ended and all was in
         self.thread = threading.Thread(target=self._loop, name="dossier-index", daemon=True)
         self.thread.start()
 
@@ -121,10 +122,10 @@ class _IndexFeeder:
             indexed, self.indexed = self.indexed, {}
         return indexed
 
-    def flush(self) -> None:
+    def extraction_ended(self) -> None:
         """Extraction has ended: note when what is pending (or being indexed) now is in the index."""
         with self.cond:
-            self.flushed = True
+            self.extracted = True
             self.cond.notify()
 
     def close(self) -> None:
@@ -139,7 +140,7 @@ class _IndexFeeder:
         while True:
             with self.cond:
                 while not self.pending and not self.closed:
-                    if self.flushed and self.drained_at is None:
+                    if self.extracted and self.drained_at is None:
                         self.drained_at = time.monotonic()
                     self.cond.wait()
                 if not self.pending:
@@ -635,7 +636,7 @@ class _Run:
         self.extracted = True
         self._commit()
         if self.feeder is not None:
-            self.feeder.flush()
+            self.feeder.extraction_ended()
         self._progress("analysing", force=True)
 
     def _dispatch_derive(self, pool: WorkerPool) -> bool:
@@ -659,14 +660,7 @@ class _Run:
         metadata = dict(
             self.session.execute(select(_DOCS.c.id, _DOCS.c["metadata"]).where(_DOCS.c.id.in_(ids))).all()
         )
-        parts: dict[int, list[list[Any]]] = {doc_id: [] for doc_id in ids}
-        for doc_id, ordinal, text in self.session.execute(
-            select(_PARTS.c.document_id, _PARTS.c.ordinal, _PARTS.c.text)
-            .where(_PARTS.c.document_id.in_(ids))
-            .order_by(_PARTS.c.document_id, _PARTS.c.ordinal)
-        ):
-            if text:
-                parts[doc_id].append([ordinal, text])
+        parts = part_texts(self.session, ids)
         for doc_id in ids:
             if doc_id not in metadata:  # deleted meanwhile
                 continue
@@ -679,7 +673,7 @@ class _Run:
                     work_dir="",
                     kind="derive",
                     derive=self.derive_rules,
-                    parts=parts[doc_id],
+                    parts=[list(part) for part in parts.get(doc_id, ())],
                     metadata=metadata[doc_id] or {},
                 )
             )

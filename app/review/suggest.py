@@ -17,6 +17,7 @@ from sqlalchemy import delete, insert, select, tuple_
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from app.documents import part_texts
 from app.patterns import BoundaryFirst
 from app.review.features import (  # noqa: F401 - the features' API, used through this module too
     BANDS,
@@ -31,7 +32,7 @@ from app.review.features import (  # noqa: F401 - the features' API, used throug
     similarities,
     text_features,
 )
-from db.models import Document, DocumentBand, DocumentFeatures, Part, Suggestion
+from db.models import Document, DocumentBand, DocumentFeatures, Suggestion
 
 log = logging.getLogger(__name__)
 
@@ -74,19 +75,12 @@ def refresh_features(s: Session, doc_ids: Iterable[int], patterns: Sequence[Boun
     if not stale:
         return []
     changed = [doc_id for doc_id, _, _ in stale]
-    texts: dict[int, list[str]] = defaultdict(list)
-    for doc_id, text in s.execute(
-        select(Part.document_id, Part.text)
-        .where(Part.document_id.in_(changed))
-        .order_by(Part.document_id, Part.ordinal)
-    ):
-        if text:
-            texts[doc_id].append(text)
+    texts = part_texts(s, changed)
     # Everything is computed before the first write, so the transaction holds SQLite's write lock only
     # for the writes (an import storing its batches meanwhile is not held up).
     computed = []
     for doc_id, revision, status in stale:
-        text = "\n".join(texts.pop(doc_id, ()))
+        text = "\n".join(part for _, part in texts.pop(doc_id, ()))
         sig, refs = text_features(text, patterns) if status == "ok" else (None, [])
         computed.append((doc_id, revision, sig, refs))
     store_features(s, computed)

@@ -172,7 +172,7 @@ def test_index_passes_follow_each_other_and_gather_what_was_committed_meanwhile(
     assert sink.started.acquire(timeout=5)  # the first commit is indexed at once
     feeder.add([3])
     feeder.add([4, 3])
-    feeder.flush()  # extraction ended while a pass runs: not searchable yet
+    feeder.extraction_ended()  # while a pass runs: not searchable yet
     assert feeder.drained_at is None
     sink.release.release()
     assert sink.started.acquire(timeout=5)  # the next pass starts when this one ends
