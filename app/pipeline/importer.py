@@ -409,17 +409,20 @@ class _Run:
                         self._progress("importing")
                         continue
                     pool = starter.get()
-                # Keep a short queue ahead of the workers, hashing while they extract.
-                while not exhausted and len(self.queue) < 2 * self.opts.workers + 2:
+                # Every free worker slot gets a file (each sent as soon as it is hashed and stored), and a
+                # short queue waits behind them, hashed while the workers extract.
+                while True:
+                    while pool.idle and self.queue:
+                        self._dispatch(pool, self.queue.popleft())
+                    if exhausted or (not pool.idle and len(self.queue) >= self.opts.workers):
+                        break
+                    if self.imp.cancel.is_set():
+                        break
                     item = next(files, None)
                     if item is None:
                         exhausted = True
-                        break
-                    self._take_file(item)
-                    if pool.idle and self.queue:
-                        break
-                while pool.idle and self.queue:
-                    self._dispatch(pool, self.queue.popleft())
+                    else:
+                        self._take_file(item)
                 if exhausted and not self.queue:
                     if not self.in_flight and not self.extracted:
                         self._extraction_ended()

@@ -185,3 +185,33 @@ def test_index_passes_follow_each_other_and_gather_what_was_committed_meanwhile(
     feeder.close()
     assert sink.passes == [[1, 2], [3, 4]]
     assert feeder.take_indexed() == {1: 1, 2: 1, 3: 1, 4: 1}
+
+
+def test_every_free_worker_gets_a_file_while_files_wait(tmp_path: Path, corpus: Path, monkeypatch) -> None:
+    """Whenever the importer waits for results, each worker holds as many files as it may (the one it
+    reads and the next), unless no file is left to take: workers never idle behind the hashing."""
+    from app.pipeline import importer as importer_module
+    from app.pipeline.workers import WorkerPool
+
+    pdfs = sorted((corpus / "real" / "pdf").glob("*.pdf"))
+    assert len(pdfs) >= 20
+    taken: list[Path] = []
+    starved: list[tuple[int, int]] = []
+    take, collect = importer_module._Run._take_file, WorkerPool.collect
+
+    def counting_take(self, item):  # noqa: ANN001, ANN202
+        taken.append(item.path)
+        return take(self, item)
+
+    def watching_collect(self, timeout):  # noqa: ANN001, ANN202
+        if self.idle and len(taken) < len(pdfs):
+            starved.append((self.idle, len(taken)))
+        return collect(self, timeout)
+
+    monkeypatch.setattr(importer_module, "EARLY_QUEUE_MAX", 0)  # no file is taken before the pool is up
+    monkeypatch.setattr(importer_module._Run, "_take_file", counting_take)
+    monkeypatch.setattr(WorkerPool, "collect", watching_collect)
+    with build_services(tmp_path / "case", create=True) as services:
+        summary = services.import_paths(pdfs, ImportOptions(workers=2, ocr=False))
+    assert summary.new >= len(pdfs) and len(taken) == len(pdfs)
+    assert starved == []
