@@ -40,9 +40,24 @@ def _build_fold_table() -> dict[int, str]:
 FOLD_TABLE = _build_fold_table()
 
 
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+
+
+def _fold_run(match: re.Match[str]) -> str:
+    return match.group(0).translate(FOLD_TABLE)
+
+
 def fold(text: str) -> str:
-    """Lower-case and accent-fold; the result has the same length as `text`."""
-    return text.translate(FOLD_TABLE)
+    """Lower-case and accent-fold; the result has the same length as `text`.
+
+    The same as `text.translate(FOLD_TABLE)`, for a fraction of its time: only the runs of non-ASCII
+    characters go through the table (a dictionary lookup per character); ASCII letters are lower-cased
+    in bytes, where UTF-8 leaves every other character's bytes above 0x7F, untouched by `bytes.lower`.
+    """
+    if text.isascii():
+        return text.lower()
+    folded = _NON_ASCII.sub(_fold_run, text)
+    return folded.encode("utf-8", "surrogatepass").lower().decode("utf-8", "surrogatepass")
 
 
 # -- words ------------------------------------------------------------------------------------------

@@ -112,3 +112,19 @@ def test_writer_with_lengths_read_once_writes_the_same_postings(real_case, tmp_p
         ix.close()
     assert set(written["ours"]) == {"pst", "trm"} and len(written["ours"]["pst"]) > 100_000
     assert written["ours"] == written["whoosh"]
+
+
+def test_folding_by_runs_equals_the_fold_table_for_every_character(real_case) -> None:
+    """`fold` lower-cases ASCII in bytes and sends only non-ASCII runs through the table: every code
+    point (surrogates included) and the real corpus's text fold exactly as through the table alone."""
+    from index.analysis import FOLD_TABLE, fold
+
+    for start in range(0, 0x110000, 0x1000):
+        block = "".join(map(chr, range(start, start + 0x1000)))
+        assert fold(block) == block.translate(FOLD_TABLE)
+        assert [fold(ch) for ch in block[::7]] == [ch.translate(FOLD_TABLE) for ch in block[::7]]
+    with real_case.services.case.reader() as s:
+        texts = [t for t in s.scalars(select(Part.text)) if t]
+    assert sum(not t.isascii() for t in texts) > 100
+    for text in texts:
+        assert fold(text) == text.translate(FOLD_TABLE)
