@@ -30,7 +30,8 @@ class IndexProcessError(Exception):
 
 
 def _serve(conn: Connection, case_dir: str) -> None:
-    """The child's loop: ids in, {id: revision} out, until the pipe closes."""
+    """The child's loop: ids in, {id: revision} out (or "merge" in: the small segments merged), until the
+    pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the importer's to handle
     from app.case import Case
     from app.search import SearchService
@@ -45,10 +46,14 @@ def _serve(conn: Connection, case_dir: str) -> None:
                 return
             try:
                 ids = json.loads(request)
-                with case.reader() as s:
-                    docs, revisions = search.index_docs(s, [int(i) for i in ids])
-                search.index.write(docs)
-                answer: dict[str, Any] = {"revisions": {str(k): v for k, v in revisions.items()}}
+                if ids == "merge":
+                    search.index.merge_small_segments()
+                    answer: dict[str, Any] = {"revisions": {}}
+                else:
+                    with case.reader() as s:
+                        docs, revisions = search.index_docs(s, [int(i) for i in ids])
+                    search.index.write(docs, importing=True)
+                    answer = {"revisions": {str(k): v for k, v in revisions.items()}}
             except Exception as exc:  # reported to the importer, which indexes these itself
                 log.exception("indexing in the index process failed")
                 answer = {"error": f"{type(exc).__name__}: {exc}"[:500]}
@@ -106,10 +111,17 @@ class IndexProcess:
 
     def index(self, ids: list[int]) -> dict[int, int]:
         """Index and commit these documents in the child (started now unless `start` started it)."""
+        return self._ask(ids)
+
+    def merge(self) -> None:
+        """Merge the index's small segments (`SearchIndex.merge_small_segments`), in the child."""
+        self._ask("merge")
+
+    def _ask(self, request: list[int] | str) -> dict[int, int]:
         try:
             self._started()
             assert self._conn is not None
-            self._conn.send_bytes(json.dumps(ids).encode("utf-8"))
+            self._conn.send_bytes(json.dumps(request).encode("utf-8"))
             while not self._conn.poll():
                 wait([self._conn, self._process.sentinel])
                 if not self._process.is_alive() and not self._conn.poll():

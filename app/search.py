@@ -224,6 +224,9 @@ class _ImportSink:
     def index_documents(self, doc_ids: Sequence[int]) -> dict[int, int]:
         return self.search.index_documents(doc_ids, defer_revisions=True)
 
+    def settle(self) -> None:
+        self.search.merge_segments()
+
 
 class SearchService:
     def __init__(self, case: Case, index: SearchIndex | None = None) -> None:
@@ -276,6 +279,25 @@ class SearchService:
                 with self.case.transaction() as s:
                     record_indexed(s, revisions)
         return indexed
+
+    def merge_segments(self) -> None:
+        """Merge the index's small segments, as an import ends (in the index process while one runs)."""
+        if self.case.read_only:
+            return
+        process = self._process
+        if process is not None:
+            from app.index_process import IndexProcessError
+
+            try:
+                process.merge()
+            except IndexProcessError as exc:
+                log.warning("index process failed (%s); indexing in this process from now on", exc)
+                self._process = None
+                process.close()
+            else:
+                self.index.changed()
+                return
+        self.index.merge_small_segments()
 
     def import_sink(self) -> _ImportSink:
         """The importer's index sink (`IndexSink` in app/pipeline/importer.py): indexes each committed batch

@@ -68,12 +68,10 @@ class Services:
             on_progress=on_progress,
             cancel=cancel,
         )
-        with self.search.index_process():  # the index is written beside the import, not inside it
+        # The index is written beside the import, not inside it; once it holds everything, the index
+        # process folds the import's small segments together while the workers read entities.
+        with self.search.index_process():
             summary = importer.run(paths)
-        try:
-            self.search.index.write([], merge=True)  # fold the import's small segments together
-        except Exception:
-            log.exception("merging index segments failed; the index stays usable")
         if summary.interrupted:
             # Stopped on request: the entities and link suggestions still missing are computed by the
             # next import (or `entities --refresh`) rather than keeping the reporter waiting now.

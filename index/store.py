@@ -20,7 +20,7 @@ from pathlib import Path
 
 from whoosh import index as whoosh_index
 from whoosh.searching import Searcher
-from whoosh.writing import PostingPool, SegmentWriter
+from whoosh.writing import MERGE_SMALL, PostingPool, SegmentWriter
 
 from index.codec import WriteCodec
 from index.schema import SCHEMA_VERSION, IndexDoc, build_schema
@@ -71,6 +71,36 @@ class _ChunkedPostingPool(PostingPool):
         finally:
             f.close()
             self._remove_run(path)
+
+
+# An import's passes leave their segments beside the others until the index holds this many; then
+# Whoosh's policy merges the small ones. A merge rewrites every posting it takes (as much work as indexing
+# them), so an import of a few hundred files is searchable sooner without one, while the cap keeps a long
+# import's passes and searches from walking hundreds of segments.
+IMPORT_MAX_SEGMENTS = 24
+
+
+def _merge_when_many(writer: SegmentWriter, segments: list) -> list:
+    if len(segments) < IMPORT_MAX_SEGMENTS:
+        return segments
+    return MERGE_SMALL(writer, segments)
+
+
+# As an import ends, its small segments are merged into one; larger ones (a reindex, a big import) stay.
+SMALL_SEGMENT_DOCS = 20_000
+
+
+def _merge_small_into_one(writer: SegmentWriter, segments: list) -> list:
+    from whoosh.reading import SegmentReader
+
+    small = [seg for seg in segments if seg.doc_count_all() < SMALL_SEGMENT_DOCS]
+    if len(small) < 2:
+        return segments
+    for seg in small:
+        reader = SegmentReader(writer.storage, writer.schema, seg)
+        writer.add_reader(reader)
+        reader.close()
+    return [seg for seg in segments if seg not in small]
 
 
 # How long a writer waits for the index's write lock (held by the other process during an import).
@@ -194,23 +224,43 @@ class SearchIndex:
         return self._ix
 
     # -- writing -----------------------------------------------------------------------------------
-    def write(self, docs: Iterable[IndexDoc], *, delete_ids: Iterable[int] = (), merge: bool = True) -> int:
+    def write(
+        self,
+        docs: Iterable[IndexDoc],
+        *,
+        delete_ids: Iterable[int] = (),
+        merge: bool = True,
+        importing: bool = False,
+    ) -> int:
         """Add or replace documents and commit. The caller is the single writer (the importer thread).
 
         Commits let Whoosh's default policy merge small segments (logarithmic total cost): without it an
         import of many batches leaves one segment per batch, and every lookup, delete and open of a reader
-        then walks all of them, which made long imports quadratic in time and memory.
+        then walks all of them, which made long imports quadratic in time and memory. An import's passes
+        (`importing`) merge only once the index holds `IMPORT_MAX_SEGMENTS` segments.
         """
         with self._lock:
             writer = _writer(self.ix, 256)
             try:
                 count = _fill(writer, docs, delete_ids, replace=True)
-                writer.commit(merge=merge)
+                if merge and importing:
+                    writer.commit(mergetype=_merge_when_many)
+                else:
+                    writer.commit(merge=merge)
             except BaseException:
                 _abandon(writer)  # else its lock stays held and no later write can start
                 raise
             self._invalidate()
             return count
+
+    def merge_small_segments(self, max_steps: int = 32) -> None:
+        """Merge small segments, a step of Whoosh's policy at a time, until the policy merges no more."""
+        with self._lock:
+            for _ in range(max_steps):
+                before = len(self.ix._segments())
+                self.write([], merge=True)
+                if len(self.ix._segments()) >= before:
+                    return
 
     def optimize(self) -> None:
         with self._lock:

@@ -84,6 +84,9 @@ class IndexSink(Protocol):
 
     def index_documents(self, doc_ids: Sequence[int]) -> Mapping[int, int] | None: ...
 
+    # A sink may also have `settle()`: called once the index holds every extracted document, while the
+    # workers read entities, to fold the import's small index segments together (see `_IndexFeeder`).
+
 
 # Files hashed and queued at most while the worker pool is still starting.
 EARLY_QUEUE_MAX = 1000
@@ -137,22 +140,44 @@ class _IndexFeeder:
             self.drained_at = time.monotonic()
 
     def _loop(self) -> None:
+        settled = False
         while True:
             with self.cond:
                 while not self.pending and not self.closed:
                     if self.extracted and self.drained_at is None:
                         self.drained_at = time.monotonic()
+                    if self.drained_at is not None and not settled:
+                        break
                     self.cond.wait()
-                if not self.pending:
-                    return
                 ids, self.pending = list(self.pending), {}
-            try:
-                indexed = self.sink.index_documents(ids)
-                if indexed:
-                    with self.cond:
-                        self.indexed.update(indexed)
-            except Exception:
-                log.exception("indexing %d documents failed; `reindex` will repair the index", len(ids))
+                closing = self.closed
+            if ids:
+                self._index(ids)
+            elif self.drained_at is not None and not settled:
+                settled = True
+                self._settle()
+            elif closing:
+                return
+
+    def _index(self, ids: list[int]) -> None:
+        try:
+            indexed = self.sink.index_documents(ids)
+            if indexed:
+                with self.cond:
+                    self.indexed.update(indexed)
+        except Exception:
+            log.exception("indexing %d documents failed; `reindex` will repair the index", len(ids))
+
+    def _settle(self) -> None:
+        """Searchable now: fold the passes' small segments together while the workers read entities
+        (the passes themselves merge only when segments pile up, so that searchable comes sooner)."""
+        settle = getattr(self.sink, "settle", None)
+        if settle is None:
+            return
+        try:
+            settle()
+        except Exception:
+            log.exception("merging the import's index segments failed; the index stays usable")
 
 
 @dataclass(frozen=True)

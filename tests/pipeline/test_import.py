@@ -162,6 +162,9 @@ class _SlowSink:
         assert self.release.acquire(timeout=10)
         return {i: 1 for i in doc_ids}
 
+    def settle(self) -> None:
+        self.passes.append(["settle"])
+
 
 def test_index_passes_follow_each_other_and_gather_what_was_committed_meanwhile() -> None:
     from app.pipeline.importer import _IndexFeeder
@@ -183,8 +186,35 @@ def test_index_passes_follow_each_other_and_gather_what_was_committed_meanwhile(
         time.sleep(0.01)
     assert feeder.drained_at is not None  # everything handed over is in the index
     feeder.close()
-    assert sink.passes == [[1, 2], [3, 4]]
+    # …and only then are the passes' segments folded together, once
+    assert sink.passes == [[1, 2], [3, 4], ["settle"]]
     assert feeder.take_indexed() == {1: 1, 2: 1, 3: 1, 4: 1}
+
+
+def test_an_index_that_cannot_settle_still_takes_documents() -> None:
+    from app.pipeline.importer import _IndexFeeder
+
+    class FailingSettle:
+        def __init__(self) -> None:
+            self.indexed: list[int] = []
+
+        def index_documents(self, doc_ids):  # noqa: ANN001, ANN201
+            self.indexed += doc_ids
+            return {i: 1 for i in doc_ids}
+
+        def settle(self) -> None:
+            raise OSError("No space left on device")
+
+    sink = FailingSettle()
+    feeder = _IndexFeeder(sink)
+    feeder.add([1])
+    feeder.extraction_ended()
+    deadline = time.monotonic() + 5
+    while feeder.drained_at is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    feeder.add([2])  # a late commit (a resumed document) is still indexed
+    feeder.close()
+    assert sink.indexed == [1, 2]
 
 
 def test_every_free_worker_gets_a_file_while_files_wait(tmp_path: Path, corpus: Path, monkeypatch) -> None:

@@ -107,3 +107,24 @@ def test_a_child_that_cannot_start_is_reported(tmp_path: Path, monkeypatch) -> N
     with pytest.raises(IndexProcessError, match="could not start: Resource temporarily unavailable"):
         process.index([1])
     process.close()
+
+
+def test_the_child_merges_small_segments_when_asked(tmp_path: Path) -> None:
+    """An import's passes leave their segments; `merge` (asked once the import is searchable) folds the
+    small ones together in the child, and every document stays findable."""
+    with build_services(tmp_path / "case", create=True) as services:
+        services.import_paths([_leak(tmp_path)], ImportOptions(workers=1, ocr=False))
+        services.search.reindex()  # one segment
+        process = IndexProcess(services.case.root)
+        try:
+            for doc_id in range(1, 7):  # six passes: six more segments
+                assert set(process.index([doc_id])) == {doc_id}
+            services.search.index.changed()
+            assert len(services.search.index.ix.refresh()._segments()) == 7
+            process.merge()
+        finally:
+            process.close()
+        services.search.index.close()
+        assert len(services.search.index.ix._segments()) < 7
+        assert services.search.verify().ok
+        assert services.search.search('"WO-2017-0007"').total == 1
