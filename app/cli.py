@@ -279,6 +279,10 @@ def _review_parsers(sub: Any) -> None:
 def cmd_import(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
+    from app.index_process import start_ahead
+
+    start_ahead(_case_dir(args))  # loads its libraries while this process loads its own
+
     from app.extract.base import Limits
     from app.pipeline.importer import ImportOptions
     from app.services import build_services

@@ -247,10 +247,13 @@ class SearchService:
         if self.case.read_only or self._process is not None:
             yield
             return
-        from app.index_process import IndexProcess
+        from app.index_process import IndexProcess, take_started
 
-        process = self._process = IndexProcess(self.case.root)
-        process.start()  # ready by the first commit instead of starting then
+        process = take_started(self.case.root)  # started ahead by the import command, if it was
+        if process is None:
+            process = IndexProcess(self.case.root)
+            process.start()  # ready by the first commit instead of starting then
+        self._process = process
         try:
             yield
         finally:

@@ -128,3 +128,29 @@ def test_the_child_merges_small_segments_when_asked(tmp_path: Path) -> None:
         assert len(services.search.index.ix._segments()) < 7
         assert services.search.verify().ok
         assert services.search.search('"WO-2017-0007"').total == 1
+
+
+def test_a_child_started_ahead_of_the_case_serves_the_import(tmp_path: Path, monkeypatch) -> None:
+    """The import command starts the index process before the case exists (its libraries load while the
+    importer's do); the import takes that child, which opens the case at its first request."""
+    from app import index_process
+
+    case_dir = tmp_path / "case"
+    index_process.start_ahead(case_dir)
+    ahead = index_process._AHEAD[case_dir.absolute()]
+    used: list[IndexProcess] = []
+    original = IndexProcess.index
+
+    def recording(self, ids):  # noqa: ANN001, ANN202
+        used.append(self)
+        return original(self, ids)
+
+    monkeypatch.setattr(IndexProcess, "index", recording)
+    with build_services(case_dir, create=True) as services:
+        summary = services.import_paths([_leak(tmp_path)], ImportOptions(workers=2, batch_size=5, ocr=False))
+        assert used and all(process is ahead for process in used)
+        assert index_process.take_started(case_dir) is None  # taken by the import
+        count, rows = _indexed_state(services)
+        assert count == summary.documents and all(indexed == rev for _, rev, indexed in rows)
+        assert services.search.search('"WO-2017-0007"').total == 1
+    assert not ahead._process.is_alive()  # closed with the import
