@@ -191,6 +191,39 @@ def test_index_passes_follow_each_other_and_gather_what_was_committed_meanwhile(
     assert feeder.take_indexed() == {1: 1, 2: 1, 3: 1, 4: 1}
 
 
+def test_while_files_are_extracted_passes_keep_a_gap_and_gather_what_was_committed(monkeypatch) -> None:
+    from app.pipeline import importer as importer_module
+
+    monkeypatch.setattr(importer_module, "MIN_PASS_GAP_S", 0.6)
+
+    class TimedSink:
+        def __init__(self) -> None:
+            self.passes: list[tuple[float, list[int]]] = []
+
+        def index_documents(self, doc_ids):  # noqa: ANN001, ANN201
+            self.passes.append((time.monotonic(), list(doc_ids)))
+            return {i: 1 for i in doc_ids}
+
+    sink = TimedSink()
+    feeder = importer_module._IndexFeeder(sink)
+    feeder.add([1])
+    deadline = time.monotonic() + 5
+    while not sink.passes and time.monotonic() < deadline:
+        time.sleep(0.005)
+    for doc_id in (2, 3, 4):  # committed one after another while the gap runs
+        feeder.add([doc_id])
+        time.sleep(0.05)
+    while len(sink.passes) < 2 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    (first, ids1), (second, ids2) = sink.passes
+    assert ids1 == [1] and ids2 == [2, 3, 4]  # one pass for what the gap gathered
+    assert second - first >= 0.6
+    feeder.extraction_ended()  # from now on no gap: the rest is indexed at once
+    feeder.add([5])
+    feeder.close()
+    assert sink.passes[-1][1] == [5] and sink.passes[-1][0] - second < 0.6
+
+
 def test_an_index_that_cannot_settle_still_takes_documents() -> None:
     from app.pipeline.importer import _IndexFeeder
 
