@@ -212,7 +212,7 @@ def test_while_files_are_extracted_passes_keep_a_gap_and_gather_what_was_committ
         time.sleep(0.005)
     for doc_id in (2, 3, 4):  # committed one after another while the gap runs
         feeder.add([doc_id])
-        time.sleep(0.05)
+        time.sleep(0.01)
     while len(sink.passes) < 2 and time.monotonic() < deadline:
         time.sleep(0.005)
     (first, ids1), (second, ids2) = sink.passes
