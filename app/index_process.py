@@ -139,9 +139,9 @@ class IndexProcess:
         """Index and commit these documents in the child (started now unless `start` started it)."""
         return self._ask(ids)
 
-    def merge(self) -> None:
-        """Merge the index's small segments (`SearchIndex.merge_small_segments`), in the child."""
-        self._ask("merge")
+    def merge(self) -> dict[int, int]:
+        """Merge the index's small segments (`SearchIndex.merge_small_segments`), in the child; {}."""
+        return self._ask("merge")
 
     def _ask(self, request: list[int] | str) -> dict[int, int]:
         try:

@@ -287,20 +287,8 @@ class SearchService:
         """Merge the index's small segments, as an import ends (in the index process while one runs)."""
         if self.case.read_only:
             return
-        process = self._process
-        if process is not None:
-            from app.index_process import IndexProcessError
-
-            try:
-                process.merge()
-            except IndexProcessError as exc:
-                log.warning("index process failed (%s); indexing in this process from now on", exc)
-                self._process = None
-                process.close()
-            else:
-                self.index.changed()
-                return
-        self.index.merge_small_segments()
+        if self._through_process(lambda process: process.merge()) is None:
+            self.index.merge_small_segments()
 
     def import_sink(self) -> _ImportSink:
         """The importer's index sink (`IndexSink` in app/pipeline/importer.py): indexes each committed batch
@@ -311,20 +299,25 @@ class SearchService:
 
     def _index_elsewhere(self, ids: list[int]) -> dict[int, int] | None:
         """Index `ids` through the index process, if one runs: {id: revision}, or None to do it here."""
+        return self._through_process(lambda process: process.index(ids))
+
+    def _through_process(self, ask: Callable[[Any], dict[int, int]]) -> dict[int, int] | None:
+        """`ask` the index process, if one runs, and see its commit; None to do the work in this process
+        (none runs, or it failed: then none is used from now on)."""
         process = self._process
         if process is None:
             return None
         from app.index_process import IndexProcessError
 
         try:
-            revisions = process.index(ids)
+            answer = ask(process)
         except IndexProcessError as exc:
             log.warning("index process failed (%s); indexing in this process from now on", exc)
             self._process = None
             process.close()
             return None
         self.index.changed()
-        return revisions
+        return answer
 
     def index_pending(self) -> int:
         """Index documents the index has not seen at their current revision (after a crash, say)."""

@@ -86,23 +86,6 @@ def _merge_when_many(writer: SegmentWriter, segments: list) -> list:
     return MERGE_SMALL(writer, segments)
 
 
-# As an import ends, its small segments are merged into one; larger ones (a reindex, a big import) stay.
-SMALL_SEGMENT_DOCS = 20_000
-
-
-def _merge_small_into_one(writer: SegmentWriter, segments: list) -> list:
-    from whoosh.reading import SegmentReader
-
-    small = [seg for seg in segments if seg.doc_count_all() < SMALL_SEGMENT_DOCS]
-    if len(small) < 2:
-        return segments
-    for seg in small:
-        reader = SegmentReader(writer.storage, writer.schema, seg)
-        writer.add_reader(reader)
-        reader.close()
-    return [seg for seg in segments if seg not in small]
-
-
 # How long a writer waits for the index's write lock (held by the other process during an import).
 WRITE_LOCK_WAIT_S = 60.0
 
