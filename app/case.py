@@ -24,7 +24,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.models import CaseSetting, utcnow
-from db.session import make_engine, migrate, session_factory, transaction
+from db.session import make_engine, migrate, seed_database, session_factory, transaction
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +89,8 @@ class Case:
         try:
             if not read_only:
                 case._lock()
+                if not exists and not case.db_path.exists():
+                    seed_database(case.db_path)  # else the migrations build it here
                 migrate(case.engine)
                 case._init_settings()
         except DBAPIError as exc:

@@ -3,11 +3,15 @@ from __future__ import annotations
 import csv
 import os
 import re
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# New cases are copies of a template kept in the user's cache folder (db/session.py): the tests keep
+# theirs apart, built once per run by the migrations.
+os.environ.setdefault("DOSSIER_CACHE_HOME", tempfile.mkdtemp(prefix="dossier-test-cache-"))
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = (REPO / ".." / "shared" / "corpus").resolve()
