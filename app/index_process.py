@@ -30,8 +30,8 @@ class IndexProcessError(Exception):
 
 
 def _serve(conn: Connection, case_dir: str) -> None:
-    """The child's loop: ids in, {id: revision} out (or "merge" in: the small segments merged), until the
-    pipe closes. The case is opened at the first request: a child started ahead of an import
+    """The child's loop: {"ids": [...], "writers": n} in, {id: revision} out (or "merge" in: the small
+    segments merged), until the pipe closes. The case is opened at the first request: a child started ahead of an import
     (`start_ahead`) loads its libraries while the importer creates the case."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the importer's to handle
     from app.case import Case
@@ -49,14 +49,14 @@ def _serve(conn: Connection, case_dir: str) -> None:
                 if search is None:
                     case = Case.open(case_dir, read_only=True)
                     search = SearchService(case)
-                ids = json.loads(request)
-                if ids == "merge":
+                asked = json.loads(request)
+                if asked == "merge":
                     search.index.merge_small_segments()
                     answer: dict[str, Any] = {"revisions": {}}
                 else:
                     with case.reader() as s:
-                        docs, revisions = search.index_docs(s, [int(i) for i in ids])
-                    search.index.write(docs, importing=True)
+                        docs, revisions = search.index_docs(s, [int(i) for i in asked["ids"]])
+                    search.index.write(docs, importing=True, writers=int(asked.get("writers", 1)))
                     answer = {"revisions": {str(k): v for k, v in revisions.items()}}
             except Exception as exc:  # reported to the importer, which indexes these itself
                 log.exception("indexing in the index process failed")
@@ -135,15 +135,16 @@ class IndexProcess:
         if self._process is None:
             self._start()
 
-    def index(self, ids: list[int]) -> dict[int, int]:
-        """Index and commit these documents in the child (started now unless `start` started it)."""
-        return self._ask(ids)
+    def index(self, ids: list[int], writers: int = 1) -> dict[int, int]:
+        """Index and commit these documents in the child (started now unless `start` started it); with
+        `writers` > 1 it shares them with as many processes in all (`SearchIndex.write`)."""
+        return self._ask({"ids": ids, "writers": writers})
 
     def merge(self) -> dict[int, int]:
         """Merge the index's small segments (`SearchIndex.merge_small_segments`), in the child; {}."""
         return self._ask("merge")
 
-    def _ask(self, request: list[int] | str) -> dict[int, int]:
+    def _ask(self, request: dict[str, Any] | str) -> dict[int, int]:
         try:
             self._started()
             assert self._conn is not None

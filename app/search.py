@@ -221,8 +221,8 @@ def _raw_column(segment: Any, name: str, n: int) -> list[bytes] | None:
 class _ImportSink:
     search: SearchService
 
-    def index_documents(self, doc_ids: Sequence[int]) -> dict[int, int]:
-        return self.search.index_documents(doc_ids, defer_revisions=True)
+    def index_documents(self, doc_ids: Sequence[int], *, writers: int = 1) -> dict[int, int]:
+        return self.search.index_documents(doc_ids, defer_revisions=True, writers=writers)
 
     def settle(self) -> None:
         self.search.merge_segments()
@@ -261,18 +261,22 @@ class SearchService:
             process.close()  # again, harmless, if a failure closed it already
 
     # -- the index as an import sink ------------------------------------------------------------------
-    def index_documents(self, doc_ids: Sequence[int], *, defer_revisions: bool = False) -> dict[int, int]:
+    def index_documents(
+        self, doc_ids: Sequence[int], *, defer_revisions: bool = False, writers: int = 1
+    ) -> dict[int, int]:
         """Index (or re-index) these committed documents, then record which revision the index holds.
 
         Returns {id: revision indexed}. With `defer_revisions` the caller records them (an import writes
-        them in its own next transaction instead of waiting here for the store's write lock).
+        them in its own next transaction instead of waiting here for the store's write lock). `writers`
+        > 1 lets the index process share the work among that many processes (this one, with its
+        threads, never forks).
         """
         indexed: dict[int, int] = {}
         if self.case.read_only:
             return indexed
         for start in range(0, len(doc_ids), 500):
             chunk = list(doc_ids[start : start + 500])
-            revisions = self._index_elsewhere(chunk)
+            revisions = self._index_elsewhere(chunk, writers)
             if revisions is None:
                 with self.case.reader() as s:
                     docs, revisions = self.index_docs(s, chunk)
@@ -297,9 +301,9 @@ class SearchService:
         for the write lock the importer holds."""
         return _ImportSink(self)
 
-    def _index_elsewhere(self, ids: list[int]) -> dict[int, int] | None:
+    def _index_elsewhere(self, ids: list[int], writers: int = 1) -> dict[int, int] | None:
         """Index `ids` through the index process, if one runs: {id: revision}, or None to do it here."""
-        return self._through_process(lambda process: process.index(ids))
+        return self._through_process(lambda process: process.index(ids, writers))
 
     def _through_process(self, ask: Callable[[Any], dict[int, int]]) -> dict[int, int] | None:
         """`ask` the index process, if one runs, and see its commit; None to do the work in this process

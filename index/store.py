@@ -10,13 +10,16 @@ import json
 import logging
 import marshal
 import os
+import pickle
 import shutil
+import signal
 import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from whoosh import index as whoosh_index
 from whoosh.searching import Searcher
@@ -86,6 +89,10 @@ def _merge_when_many(writer: SegmentWriter, segments: list) -> list:
     return MERGE_SMALL(writer, segments)
 
 
+# A pass of at least this many documents may be shared among several writing processes (`write(...,
+# writers=N)`): below it, a second segment's cost per distinct term outweighs the parallel work.
+SHARE_MIN_DOCS = 8
+
 # How long a writer waits for the index's write lock (held by the other process during an import).
 WRITE_LOCK_WAIT_S = 60.0
 
@@ -116,8 +123,10 @@ class _SegmentLengths:
         return getattr(self._reader, name)
 
 
-def _writer(ix: whoosh_index.Index, limitmb: int) -> SegmentWriter:
-    writer = ix.writer(limitmb=limitmb, procs=1, timeout=WRITE_LOCK_WAIT_S, delay=0.05, codec=WriteCodec())
+def _writer(ix: whoosh_index.Index, limitmb: int, *, lock: bool = True) -> SegmentWriter:
+    writer = ix.writer(
+        limitmb=limitmb, procs=1, timeout=WRITE_LOCK_WAIT_S, delay=0.05, codec=WriteCodec(), _lk=lock
+    )
     pool = writer.pool  # nothing added yet: swap in the faster-spilling pool
     writer.pool = _ChunkedPostingPool(pool.tempstore, pool.segment, limitmb=limitmb)
     per_document_reader = writer.per_document_reader
@@ -214,6 +223,7 @@ class SearchIndex:
         delete_ids: Iterable[int] = (),
         merge: bool = True,
         importing: bool = False,
+        writers: int = 1,
     ) -> int:
         """Add or replace documents and commit. The caller is the single writer (the importer thread).
 
@@ -221,16 +231,25 @@ class SearchIndex:
         import of many batches leaves one segment per batch, and every lookup, delete and open of a reader
         then walks all of them, which made long imports quadratic in time and memory. An import's passes
         (`importing`) merge only once the index holds `IMPORT_MAX_SEGMENTS` segments.
+
+        With `writers` > 1 (a single-threaded process: the index process), new documents are shared
+        with `writers - 1` forked processes, each writing a segment of its own, which this commit adds
+        beside its own (as Whoosh's multi-segment writer does): an import's last pass uses every core.
+        A helper that fails changes nothing: its documents are written here, in a segment of their own.
         """
         with self._lock:
             writer = _writer(self.ix, 256)
+            helpers: list[_SegmentHelper] = []
             try:
+                if writers > 1:
+                    docs, helpers = _share(self.ix, writer, list(docs), writers)
                 count = _fill(writer, docs, delete_ids, replace=True)
-                if merge and importing:
-                    writer.commit(mergetype=_merge_when_many)
-                else:
-                    writer.commit(merge=merge)
+                mergetype = _merge_when_many if merge and importing else None
+                _commit(self.ix, writer, helpers, mergetype=mergetype, merge=merge)
+                count += sum(len(helper.docs) for helper in helpers)
             except BaseException:
+                for helper in helpers:
+                    helper.abandon()
                 _abandon(writer)  # else its lock stays held and no later write can start
                 raise
             self._invalidate()
@@ -317,6 +336,124 @@ class SearchIndex:
             self.generation += 1
             self.open()
         return count
+
+
+def _commit(
+    ix: whoosh_index.Index,
+    writer: SegmentWriter,
+    helpers: list[_SegmentHelper],
+    *,
+    mergetype: Any,
+    merge: bool,
+) -> None:
+    """`writer.commit(mergetype=…, merge=…)`, with the segments the helpers wrote meanwhile added to the new
+    table of contents (Whoosh's MultiSegmentWriter commits its sub-writers' segments so). This writer's own
+    segment is finished first, while the helpers still write theirs."""
+    if not helpers:
+        writer.commit(mergetype=mergetype, merge=merge)
+        return
+    writer._check_state()
+    segments = writer._merge_segments(mergetype, None, merge)
+    if writer._added:
+        segments.append(writer._finalize_segment())
+    else:
+        writer._close_segment()
+    for helper in helpers:
+        segment = helper.result()
+        segments.append(segment if segment is not None else _segment_of(ix, helper.docs))
+    writer._commit_toc(segments)
+    writer._finish()
+
+
+def _segment_of(ix: whoosh_index.Index, docs: list[IndexDoc]) -> Any:
+    """A finished segment of new documents, written without the index's lock (its holder commits it)."""
+    writer = _writer(ix, 256, lock=False)
+    _fill(writer, docs, ())
+    return writer._finalize_segment()
+
+
+class _SegmentHelper:
+    """A forked process writing some documents of a pass as a segment of its own, without the index's
+    lock (the parent holds it, and commits the segment with its own; until then no commit can remove
+    the segment's files). Its answer is the pickled segment object, as Whoosh's sub-writers return it."""
+
+    def __init__(self, ix: whoosh_index.Index, docs: list[IndexDoc]) -> None:
+        self.docs = docs
+        read_fd, write_fd = os.pipe()
+        try:
+            self.pid = os.fork()
+        except OSError:
+            os.close(read_fd)
+            os.close(write_fd)
+            raise
+        if self.pid == 0:  # the helper: write, answer, and leave without running any cleanup
+            os.close(read_fd)
+            code = 1
+            try:
+                payload = pickle.dumps(_segment_of(ix, docs))
+                with os.fdopen(write_fd, "wb") as out:
+                    out.write(payload)
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(write_fd)
+        self.read_fd = read_fd
+
+    def result(self) -> Any:
+        """The helper's segment once it has finished, or None if it failed (its files, if any, are
+        removed by the next commit: no table of contents names them). Called once."""
+        chunks = []
+        with os.fdopen(self.read_fd, "rb") as answer:
+            while chunk := answer.read(1 << 16):
+                chunks.append(chunk)
+        self.read_fd = -1
+        _, status = os.waitpid(self.pid, 0)
+        self.pid = 0
+        if status != 0 or not chunks:
+            log.warning("a helper writing index documents failed (status %s); writing them here", status)
+            return None
+        return pickle.loads(b"".join(chunks))
+
+    def abandon(self) -> None:
+        if self.pid:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+            except OSError:
+                pass
+            self.pid = 0
+        if self.read_fd >= 0:
+            os.close(self.read_fd)
+            self.read_fd = -1
+
+
+def _share(
+    ix: whoosh_index.Index, writer: SegmentWriter, docs: list[IndexDoc], writers: int
+) -> tuple[list[IndexDoc], list[_SegmentHelper]]:
+    """Split `docs` among this writer and `writers - 1` forked helpers by text size; documents the index
+    already holds stay here (replacing them deletes the old ones, which only the committing writer can
+    do). Nothing is shared in a multi-threaded process (a fork copies only the calling thread) or when
+    the pass is too small to gain."""
+    if len(docs) < SHARE_MIN_DOCS or not hasattr(os, "fork") or threading.active_count() > 1:
+        return docs, []
+    reader = writer.searcher().reader()
+    parts: list[list[IndexDoc]] = [[] for _ in range(writers)]  # [0] is this writer's
+    loads = [0] * writers
+    for doc in docs:
+        known = ("id", str(doc.id)) in reader
+        part = 0 if known else loads.index(min(loads))
+        parts[part].append(doc)
+        loads[part] += len(doc.content) + 2000  # a document's own cost besides its text
+    mine = parts[0]
+    helpers: list[_SegmentHelper] = []
+    for chunk in parts[1:]:
+        if not chunk:
+            continue
+        try:
+            helpers.append(_SegmentHelper(ix, chunk))
+        except OSError:  # no fork possible now: written here
+            mine += chunk
+    return mine, helpers
 
 
 def _abandon(writer: SegmentWriter) -> None:

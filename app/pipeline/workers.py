@@ -108,6 +108,7 @@ def worker_main(conn: Connection, limits: dict[str, Any]) -> None:
     from app.extract.registry import extract_file
 
     lim = Limits(**limits)
+    lowered = False
     while True:
         try:
             raw = conn.recv_bytes()
@@ -115,6 +116,9 @@ def worker_main(conn: Connection, limits: dict[str, Any]) -> None:
             return
         task = json.loads(raw)
         if task.get("kind") == "derive":
+            if not lowered:  # no search waits for entities: the index's last pass goes first
+                _lowest_priority()
+                lowered = True
             conn.send_bytes(_derive_answer(task))
             continue
         ctx = ExtractContext(
@@ -154,6 +158,13 @@ def worker_main(conn: Connection, limits: dict[str, Any]) -> None:
                 }
             ).encode()
         conn.send_bytes(payload)
+
+
+def _lowest_priority() -> None:
+    try:
+        os.nice(19 - os.nice(0))
+    except OSError:
+        pass
 
 
 def _derive_answer(task: dict[str, Any]) -> bytes:

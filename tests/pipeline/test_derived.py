@@ -3,6 +3,7 @@ from the case store, and the workers, not the refresh after the import, supply t
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from sqlalchemy import text
@@ -120,6 +121,8 @@ def test_a_derive_task_in_a_worker_answers_what_the_same_functions_give_in_proce
         results = []
         while not results:
             results = pool.collect(timeout=5)
+        # entities wait for nothing a reporter waits for: the worker reads them at the lowest priority
+        assert os.getpriority(os.PRIO_PROCESS, pool._workers[0].process.pid) == 19
     (result,) = results
     assert result.kind == "derive" and result.status == "ok"
     expected = derive_text([(0, parts[0][1]), (2, parts[1][1])], {"title": "Invoice 4471"}, rules)

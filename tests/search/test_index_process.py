@@ -38,9 +38,9 @@ def test_import_indexes_through_the_child_and_records_revisions(tmp_path: Path, 
     calls: list[int] = []
     original = IndexProcess.index
 
-    def counting(self, ids):  # noqa: ANN001, ANN202
+    def counting(self, ids, writers=1):  # noqa: ANN001, ANN202
         calls.append(len(ids))
-        return original(self, ids)
+        return original(self, ids, writers)
 
     monkeypatch.setattr(IndexProcess, "index", counting)
     with build_services(tmp_path / "case", create=True) as services:
@@ -56,7 +56,7 @@ def test_import_indexes_through_the_child_and_records_revisions(tmp_path: Path, 
 
 
 def test_a_failing_child_falls_back_to_indexing_in_process(tmp_path: Path, monkeypatch) -> None:
-    def broken(self, ids):  # noqa: ANN001, ANN202
+    def broken(self, ids, writers=1):  # noqa: ANN001, ANN202
         raise IndexProcessError("the index process exited (code -9)")
 
     monkeypatch.setattr(IndexProcess, "index", broken)
@@ -141,9 +141,9 @@ def test_a_child_started_ahead_of_the_case_serves_the_import(tmp_path: Path, mon
     used: list[IndexProcess] = []
     original = IndexProcess.index
 
-    def recording(self, ids):  # noqa: ANN001, ANN202
+    def recording(self, ids, writers=1):  # noqa: ANN001, ANN202
         used.append(self)
-        return original(self, ids)
+        return original(self, ids, writers)
 
     monkeypatch.setattr(IndexProcess, "index", recording)
     with build_services(case_dir, create=True) as services:

@@ -3,6 +3,8 @@ rewrites every posting it takes) comes after, once the import is searchable."""
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 
 from sqlalchemy import select
@@ -75,3 +77,65 @@ def test_small_segments_are_merged_as_an_import_ends(real_case, tmp_path: Path) 
     ix.merge_small_segments()
     assert _segment_sizes(ix) == sizes  # nothing left to merge
     assert ix.indexed_ids() == set(range(1, 9))
+
+
+def _content(ix: SearchIndex) -> dict[tuple[str, bytes], list[tuple[str, float, bytes]]]:
+    """Every term's postings as (document id, weight, encoded value), whatever segment holds them."""
+    out: dict[tuple[str, bytes], list[tuple[str, float, bytes]]] = {}
+    with ix.searcher() as s:
+        for reader, _base in s.reader().leaf_readers():
+            ids = reader.column_reader("id")
+            for field, term in reader.all_terms():
+                postings = reader.postings(field, term)
+                while postings.is_active():
+                    if not reader.is_deleted(postings.id()):
+                        # a field without values reads None from an inlined list, b"" from a block
+                        entry = (ids[postings.id()], postings.weight(), postings.value() or b"")
+                        out.setdefault((field, term), []).append(entry)
+                    postings.next()
+    return {key: sorted(value) for key, value in out.items()}
+
+
+def test_a_shared_pass_writes_what_one_writer_writes(real_case, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setattr(store.threading, "active_count", lambda: 1)  # pytest's own threads aside
+    docs = _docs(real_case, 24)
+    alone, shared = SearchIndex(tmp_path / "alone"), SearchIndex(tmp_path / "shared")
+    for ix in (alone, shared):
+        ix.open()
+        ix.write(docs[:5], importing=True)  # already indexed: replaced by the pass below
+    alone.write(docs, importing=True)
+    assert shared.write(docs, importing=True, writers=3) == 24
+    assert len(shared.ix._segments()) == 4  # the first pass's, this writer's and two helpers'
+    assert shared.doc_count() == alone.doc_count() == 24
+    assert shared.indexed_ids() == set(range(1, 25))
+    assert _content(shared) == _content(alone)
+    assert not list((tmp_path / "shared").glob("*.tmp"))  # no helper left files behind
+
+
+def test_a_failed_helper_leaves_its_documents_to_the_writer(real_case, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setattr(store.threading, "active_count", lambda: 1)
+    docs = _docs(real_case, 12)
+    alone = SearchIndex(tmp_path / "alone")
+    alone.open()
+    alone.write(docs, importing=True)
+    segment_of, parent = store._segment_of, os.getpid()
+
+    def failing_in_helpers(ix, docs):  # noqa: ANN001, ANN202
+        if os.getpid() != parent:
+            os.kill(os.getpid(), signal.SIGKILL)  # as the kernel's OOM killer would
+        return segment_of(ix, docs)
+
+    monkeypatch.setattr(store, "_segment_of", failing_in_helpers)
+    shared = SearchIndex(tmp_path / "shared")
+    shared.open()
+    assert shared.write(docs, importing=True, writers=2) == 12
+    assert len(shared.ix._segments()) == 2  # the helper's documents were written here instead
+    assert _content(shared) == _content(alone)
+
+
+def test_a_pass_is_not_shared_by_a_process_with_threads(real_case, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setattr(store.threading, "active_count", lambda: 3)  # forking would copy only this one
+    ix = SearchIndex(tmp_path / "index")
+    ix.open()
+    ix.write(_docs(real_case, 12), importing=True, writers=2)
+    assert _segment_sizes(ix) == [12]
