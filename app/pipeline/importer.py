@@ -82,7 +82,8 @@ class IndexSink(Protocol):
     time; None when it recorded them itself.
     """
 
-    def index_documents(self, doc_ids: Sequence[int]) -> Mapping[int, int] | None: ...
+    def index_documents(self, doc_ids: Sequence[int], *, writers: int = 1) -> Mapping[int, int] | None:
+        """`writers` > 1: the sink may share the work among that many processes (the cores are free)."""
 
     # A sink may also have `settle()`: called once the index holds every extracted document, while the
     # workers read entities, to fold the import's small index segments together (see `_IndexFeeder`).
@@ -95,6 +96,15 @@ EARLY_QUEUE_MAX = 1000
 # a few dozen documents), so fewer, larger passes leave the extraction more of the CPU: 960 PDFs on two
 # cores were searchable 22% sooner than with passes back to back; 240 PDFs as soon.
 MIN_PASS_GAP_S = 1.0
+# Once every file is extracted, the cores the workers leave are the index's until it is searchable (the
+# workers' reading of entities runs at the lowest priority): a pass is shared among this many writers.
+INDEX_WRITERS_ONCE_EXTRACTED = max(1, min(4, os.cpu_count() or 1))
+# When no file waits for a worker (only the last ones are being extracted), the next pass waits up to this
+# many gaps for the end of extraction, so that it is the last one, shared among those writers, instead of
+# a pass on one core that the last pass would wait for.
+ENDING_GAPS = 2.0
+# Files extracted before the rate so far is trusted to tell when extraction will end.
+ENDING_MIN_FILES = 8
 
 
 class _IndexFeeder:
@@ -117,6 +127,7 @@ class _IndexFeeder:
         self.indexed: dict[int, int] = {}  # id → revision the index holds, for the importer to record
         self.closed = False
         self.extracted = False
+        self.ending = False  # no file waits for a worker: extraction ends soon
         self.drained_at: float | None = None  # time.monotonic() when extraction had ended and all was in
         self.last_pass = float("-inf")  # time.monotonic() when the last pass began
         self.thread = threading.Thread(target=self._loop, name="dossier-index", daemon=True)
@@ -131,6 +142,13 @@ class _IndexFeeder:
         with self.cond:
             indexed, self.indexed = self.indexed, {}
         return indexed
+
+    def winding_down(self, ending: bool) -> None:
+        """Whether only the files in the workers' hands are left to extract (children may still come)."""
+        if ending != self.ending:
+            with self.cond:
+                self.ending = ending
+                self.cond.notify()
 
     def extraction_ended(self) -> None:
         """Extraction has ended: note when what is pending (or being indexed) now is in the index."""
@@ -160,9 +178,10 @@ class _IndexFeeder:
                     self._wait_for_gap()
                 ids, self.pending = list(self.pending), {}
                 closing = self.closed
+                writers = INDEX_WRITERS_ONCE_EXTRACTED if self.extracted else 1
             if ids:
                 self.last_pass = time.monotonic()
-                self._index(ids)
+                self._index(ids, writers)
             elif self.drained_at is not None and not settled:
                 settled = True
                 self._settle()
@@ -171,16 +190,18 @@ class _IndexFeeder:
 
     def _wait_for_gap(self) -> None:
         """(Holding the lock.) While files are still extracted, wait until `MIN_PASS_GAP_S` after the
-        last pass began; ids committed meanwhile join this pass."""
+        last pass began (`ENDING_GAPS` of them, or until extraction ends, when it is about to); ids
+        committed meanwhile join this pass."""
         while not self.extracted and not self.closed:
-            wait = MIN_PASS_GAP_S - (time.monotonic() - self.last_pass)
+            gap = MIN_PASS_GAP_S * (ENDING_GAPS if self.ending else 1.0)
+            wait = gap - (time.monotonic() - self.last_pass)
             if wait <= 0:
                 return
             self.cond.wait(wait)
 
-    def _index(self, ids: list[int]) -> None:
+    def _index(self, ids: list[int], writers: int = 1) -> None:
         try:
-            indexed = self.sink.index_documents(ids)
+            indexed = self.sink.index_documents(ids, writers=writers)
             if indexed:
                 with self.cond:
                     self.indexed.update(indexed)
@@ -403,6 +424,7 @@ class _Run:
         self.current = ""
         self.last_progress = 0.0
         self.feeder: _IndexFeeder | None = None
+        self.first_dispatch: float | None = None  # time.monotonic() of the first file sent to a worker
 
     # -- driver ------------------------------------------------------------------------------------
     def _begin_run(self) -> ImportRun:
@@ -467,6 +489,8 @@ class _Run:
                         exhausted = True
                     else:
                         self._take_file(item)
+                if self.feeder is not None:
+                    self.feeder.winding_down(self._ending_soon(exhausted))
                 if exhausted and not self.queue:
                     if not self.in_flight and not self.extracted:
                         self._extraction_ended()
@@ -663,6 +687,8 @@ class _Run:
         _remove_dir(work_dir)  # left by an earlier attempt at this document
         self.in_flight[item.doc_id] = item
         self.current = item.source_path
+        if self.first_dispatch is None:
+            self.first_dispatch = time.monotonic()
         pool.submit(
             Task(
                 task_id=item.doc_id,
@@ -677,6 +703,16 @@ class _Run:
         )
 
     # -- derived data ------------------------------------------------------------------------------
+    def _ending_soon(self, exhausted: bool) -> bool:
+        """Whether extraction is likely to end within a pass gap: only the workers' files are left, or
+        the files left would take that long at the rate so far."""
+        if exhausted and not self.queue:
+            return True
+        if self.files_done < ENDING_MIN_FILES or self.first_dispatch is None:
+            return False
+        elapsed = time.monotonic() - self.first_dispatch
+        return (self.files_total - self.files_done) * elapsed <= MIN_PASS_GAP_S * self.files_done
+
     def _extraction_ended(self) -> None:
         """Every file is extracted: commit, and tell the indexing thread (the import is searchable once the
         index holds what is committed now), while the workers read entities and suggestion features."""

@@ -153,11 +153,13 @@ class _SlowSink:
 
     def __init__(self) -> None:
         self.passes: list[list[int]] = []
+        self.writers: list[int] = []
         self.started = threading.Semaphore(0)
         self.release = threading.Semaphore(0)
 
-    def index_documents(self, doc_ids):  # noqa: ANN001, ANN201
+    def index_documents(self, doc_ids, writers=1):  # noqa: ANN001, ANN201
         self.passes.append(list(doc_ids))
+        self.writers.append(writers)
         self.started.release()
         assert self.release.acquire(timeout=10)
         return {i: 1 for i in doc_ids}
@@ -167,6 +169,7 @@ class _SlowSink:
 
 
 def test_index_passes_follow_each_other_and_gather_what_was_committed_meanwhile() -> None:
+    from app.pipeline import importer as importer_module
     from app.pipeline.importer import _IndexFeeder
 
     sink = _SlowSink()
@@ -189,6 +192,8 @@ def test_index_passes_follow_each_other_and_gather_what_was_committed_meanwhile(
     # …and only then are the passes' segments folded together, once
     assert sink.passes == [[1, 2], [3, 4], ["settle"]]
     assert feeder.take_indexed() == {1: 1, 2: 1, 3: 1, 4: 1}
+    # a pass taken once extraction has ended may use every core
+    assert sink.writers == [1, importer_module.INDEX_WRITERS_ONCE_EXTRACTED]
 
 
 def test_while_files_are_extracted_passes_keep_a_gap_and_gather_what_was_committed(monkeypatch) -> None:
@@ -200,7 +205,7 @@ def test_while_files_are_extracted_passes_keep_a_gap_and_gather_what_was_committ
         def __init__(self) -> None:
             self.passes: list[tuple[float, list[int]]] = []
 
-        def index_documents(self, doc_ids):  # noqa: ANN001, ANN201
+        def index_documents(self, doc_ids, writers=1):  # noqa: ANN001, ANN201
             self.passes.append((time.monotonic(), list(doc_ids)))
             return {i: 1 for i in doc_ids}
 
@@ -224,6 +229,68 @@ def test_while_files_are_extracted_passes_keep_a_gap_and_gather_what_was_committ
     assert sink.passes[-1][1] == [5] and sink.passes[-1][0] - second < 0.6
 
 
+def test_when_extraction_is_about_to_end_the_next_pass_waits_for_it(monkeypatch) -> None:
+    from app.pipeline import importer as importer_module
+
+    monkeypatch.setattr(importer_module, "MIN_PASS_GAP_S", 0.3)
+
+    class TimedSink:
+        def __init__(self) -> None:
+            self.passes: list[tuple[float, list[int], int]] = []
+
+        def index_documents(self, doc_ids, writers=1):  # noqa: ANN001, ANN201
+            self.passes.append((time.monotonic(), list(doc_ids), writers))
+            return {i: 1 for i in doc_ids}
+
+    def wait_for(count: int) -> None:
+        deadline = time.monotonic() + 5
+        while len(sink.passes) < count and time.monotonic() < deadline:
+            time.sleep(0.005)
+
+    sink = TimedSink()
+    feeder = importer_module._IndexFeeder(sink)
+    feeder.add([1])
+    wait_for(1)
+    feeder.winding_down(True)  # only the files in the workers' hands are left
+    feeder.add([2])
+    time.sleep(0.45)  # past one gap: still held for the end of extraction
+    assert len(sink.passes) == 1
+    feeder.add([3])
+    feeder.extraction_ended()
+    wait_for(2)
+    assert sink.passes[1][1:] == ([2, 3], importer_module.INDEX_WRITERS_ONCE_EXTRACTED)
+    assert sink.passes[1][0] - sink.passes[0][0] < 0.6
+    feeder.close()
+
+    # …but not for longer than two gaps (a slow file, an OCR'd scan, may be the last)
+    sink = TimedSink()
+    feeder = importer_module._IndexFeeder(sink)
+    feeder.add([1])
+    wait_for(1)
+    feeder.winding_down(True)
+    feeder.add([2])
+    wait_for(2)
+    assert 0.55 <= sink.passes[1][0] - sink.passes[0][0] < 2.0
+    assert sink.passes[1][1:] == ([2], 1)
+    feeder.close()
+
+
+def test_extraction_is_about_to_end_when_the_files_left_take_less_than_a_gap() -> None:
+    from types import SimpleNamespace
+
+    from app.pipeline import importer as importer_module
+
+    ending = importer_module._Run._ending_soon
+    now = time.monotonic()
+    run = SimpleNamespace(files_total=240, files_done=120, first_dispatch=now - 1.5, queue=[1, 2])
+    assert not ending(run, False)  # 120 files left at 80 a second: 1.5 s
+    run.files_done = 170
+    assert ending(run, False)  # 70 left at 113 a second: 0.6 s, less than a gap
+    run = SimpleNamespace(files_total=5000, files_done=4, first_dispatch=now - 0.1, queue=[1])
+    assert not ending(run, False)  # too few files done to trust the rate
+    assert ending(SimpleNamespace(**{**run.__dict__, "queue": []}), True)  # only the workers' files left
+
+
 def test_an_index_that_cannot_settle_still_takes_documents() -> None:
     from app.pipeline.importer import _IndexFeeder
 
@@ -231,7 +298,7 @@ def test_an_index_that_cannot_settle_still_takes_documents() -> None:
         def __init__(self) -> None:
             self.indexed: list[int] = []
 
-        def index_documents(self, doc_ids):  # noqa: ANN001, ANN201
+        def index_documents(self, doc_ids, writers=1):  # noqa: ANN001, ANN201
             self.indexed += doc_ids
             return {i: 1 for i in doc_ids}
 
