@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 from whoosh import index as whoosh_index
-from whoosh.codec.whoosh3 import W3Codec
+from whoosh.codec.whoosh3 import W3Codec, W3FieldWriter
 
 from db.models import Part
 from index import rank
@@ -69,3 +69,50 @@ def test_inlined_postings_equal_whoosh_blocks(real_case, tmp_path: Path) -> None
         assert kinds[True] > 50 and kinds[False] > 5
         plain.close()
         ours.close()
+
+
+class _StepByStep(WriteCodec):
+    """The same codec with Whoosh's own field writer: every term through start_term/add/finish_term."""
+
+    def field_writer(self, storage, segment):  # noqa: ANN001, ANN201
+        return W3FieldWriter(self, storage, segment)
+
+
+def _segment_files(ix) -> dict[str, bytes]:  # noqa: ANN001
+    (segment,) = ix._segments()
+    store = segment.open_compound_file(ix.storage)
+    prefix = segment.segment_id()
+    return {name.replace(prefix, ""): store.open_file(name).read() for name in store.list()}
+
+
+def _one_segment(path: Path, texts: list[str], codec: W3Codec):  # noqa: ANN202
+    path.mkdir()
+    ix = whoosh_index.create_in(str(path), build_schema())
+    writer = ix.writer(codec=codec)
+    for i, text in enumerate(texts):
+        writer.add_document(id=str(i), content=text, title=text[:80], ident=text, type="pdf")
+    writer.commit()
+    return ix
+
+
+def test_terms_inlined_in_one_step_are_the_bytes_whoosh_writes(real_case, tmp_path: Path) -> None:
+    with real_case.services.case.reader() as s:
+        texts = [t for t in s.scalars(select(Part.text).order_by(Part.id)) if t][:150]
+    pairs = [
+        # one writer's segment…
+        (
+            _one_segment(tmp_path / "step", texts, _StepByStep()),
+            _one_segment(tmp_path / "fused", texts, WriteCodec()),
+        ),
+        # …and three merged into one (postings read back from segments)
+        (
+            _index(tmp_path / "step-merged", texts, _StepByStep(), optimize=True),
+            _index(tmp_path / "fused-merged", texts, WriteCodec(), optimize=True),
+        ),
+    ]
+    for step, fused in pairs:
+        expected = _segment_files(step)
+        assert _segment_files(fused) == expected
+        assert len(expected[".trm"]) > 100_000
+        step.close()
+        fused.close()
