@@ -30,9 +30,10 @@ class IndexProcessError(Exception):
 
 
 def _serve(conn: Connection, case_dir: str) -> None:
-    """The child's loop: {"ids": [...], "writers": n} in, {id: revision} out (or "merge" in: the small
-    segments merged), until the pipe closes. The case is opened at the first request: a child started ahead of an import
-    (`start_ahead`) loads its libraries while the importer creates the case."""
+    """The child's loop: {"ids": [...], "writers": n} in, {id: revision} out ("merge" in: the small segments
+    merged; "open" in: the case opened ahead of the first pass), until the pipe closes. The case is opened
+    at the first request: a child started ahead of an import (`start_ahead`) loads its libraries while the
+    importer creates the case."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the importer's to handle
     from app.case import Case
     from app.search import SearchService
@@ -50,9 +51,14 @@ def _serve(conn: Connection, case_dir: str) -> None:
                     case = Case.open(case_dir, read_only=True)
                     search = SearchService(case)
                 asked = json.loads(request)
-                if asked == "merge":
-                    search.index.merge_small_segments()
+                if asked == "open":  # ready for the first pass: the case, the index, the store's queries
+                    with case.reader() as s:
+                        search.index_docs(s, [])
+                    search.index.open()
                     answer: dict[str, Any] = {"revisions": {}}
+                elif asked == "merge":
+                    search.index.merge_small_segments()
+                    answer = {"revisions": {}}
                 else:
                     with case.reader() as s:
                         docs, revisions = search.index_docs(s, [int(i) for i in asked["ids"]])
@@ -98,6 +104,7 @@ class IndexProcess:
         self._process: Any = None
         self._starter: threading.Thread | None = None
         self._start_error: BaseException | None = None
+        self._unanswered = 0  # requests sent without waiting for their answers (`prepare`)
 
     def start(self) -> None:
         """Start the child now, on a thread of its own, so that it has loaded the index and store
@@ -140,6 +147,20 @@ class IndexProcess:
         `writers` > 1 it shares them with as many processes in all (`SearchIndex.write`)."""
         return self._ask({"ids": ids, "writers": writers})
 
+    def prepare(self) -> None:
+        """Have the child open the case, the index and the store's queries now, without waiting: the
+        import's first pass then finds it ready. Skipped while the child is still being started; a
+        failure shows at the first pass."""
+        if self._starter is not None and self._starter.is_alive():
+            return
+        try:
+            self._started()
+            assert self._conn is not None
+            self._conn.send_bytes(b'"open"')
+            self._unanswered += 1
+        except (IndexProcessError, OSError) as exc:
+            log.debug("index process not prepared: %s", exc)
+
     def merge(self) -> dict[int, int]:
         """Merge the index's small segments (`SearchIndex.merge_small_segments`), in the child; {}."""
         return self._ask("merge")
@@ -149,16 +170,24 @@ class IndexProcess:
             self._started()
             assert self._conn is not None
             self._conn.send_bytes(json.dumps(request).encode("utf-8"))
-            while not self._conn.poll():
-                wait([self._conn, self._process.sentinel])
-                if not self._process.is_alive() and not self._conn.poll():
-                    raise IndexProcessError(f"the index process exited (code {self._process.exitcode})")
-            answer = json.loads(self._conn.recv_bytes())
+            while self._unanswered:  # a `prepare` that failed is no reason to fail this request
+                self._receive()
+                self._unanswered -= 1
+            answer = self._receive()
         except (EOFError, OSError, ValueError) as exc:
             raise IndexProcessError(f"the index process did not answer: {exc}") from exc
         if "error" in answer:
             raise IndexProcessError(str(answer["error"]))
         return {int(k): int(v) for k, v in answer["revisions"].items()}
+
+    def _receive(self) -> dict[str, Any]:
+        assert self._conn is not None
+        while not self._conn.poll():
+            wait([self._conn, self._process.sentinel])
+            if not self._process.is_alive() and not self._conn.poll():
+                raise IndexProcessError(f"the index process exited (code {self._process.exitcode})")
+        answer: dict[str, Any] = json.loads(self._conn.recv_bytes())
+        return answer
 
     def close(self) -> None:
         if self._starter is not None:

@@ -253,6 +253,7 @@ class SearchService:
         if process is None:
             process = IndexProcess(self.case.root)
             process.start()  # ready by the first commit instead of starting then
+        process.prepare()  # the case exists now: opened by the child before the first pass needs it
         self._process = process
         try:
             yield

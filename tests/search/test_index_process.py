@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -154,3 +155,27 @@ def test_a_child_started_ahead_of_the_case_serves_the_import(tmp_path: Path, mon
         assert count == summary.documents and all(indexed == rev for _, rev, indexed in rows)
         assert services.search.search('"WO-2017-0007"').total == 1
     assert not ahead._process.is_alive()  # closed with the import
+
+
+def test_a_prepared_child_opens_the_case_before_its_first_pass(tmp_path: Path) -> None:
+    with build_services(tmp_path / "case", create=True) as services:
+        services.import_paths([_leak(tmp_path)], ImportOptions(workers=1, ocr=False))
+        shutil.rmtree(services.case.index_dir)
+        process = IndexProcess(services.case.root)
+        try:
+            process.prepare()  # not waited for: the child opens the case and its index meanwhile
+            deadline = time.monotonic() + 30
+            while not any(services.case.index_dir.glob("_MAIN_*.toc")) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert any(services.case.index_dir.glob("_MAIN_*.toc"))  # before any pass was asked for
+            assert set(process.index([1, 2])) == {1, 2}  # the answer to "open" is not taken for this one
+            assert set(process.index([3])) == {3}
+        finally:
+            process.close()
+        process = IndexProcess(tmp_path / "no-case")
+        try:
+            process.prepare()  # fails in the child; the failure shows at the first pass, as its own
+            with pytest.raises(IndexProcessError, match="no case"):
+                process.index([1])
+        finally:
+            process.close()
