@@ -179,3 +179,24 @@ def test_a_prepared_child_opens_the_case_before_its_first_pass(tmp_path: Path) -
                 process.index([1])
         finally:
             process.close()
+
+
+def test_the_child_shares_a_pass_among_writers_when_asked(tmp_path: Path) -> None:
+    from index.store import SHARE_MIN_DOCS
+
+    with build_services(tmp_path / "case", create=True) as services:
+        services.import_paths([_leak(tmp_path)], ImportOptions(workers=1, ocr=False))
+        shutil.rmtree(services.case.index_dir)
+        with services.case.reader() as s:
+            ids = list(s.scalars(select(Document.id)))
+        assert len(ids) >= SHARE_MIN_DOCS
+        process = IndexProcess(services.case.root)
+        try:
+            assert set(process.index(ids, writers=2)) == set(ids)
+        finally:
+            process.close()
+        services.search.index.changed()
+        # the child (one thread) forked a helper: two segments, every document once
+        assert len(services.search.index.ix.refresh()._segments()) == 2
+        assert services.search.index.indexed_ids() == set(ids)
+        assert services.search.search("WO-2017-0007").total == 1
