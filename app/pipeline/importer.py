@@ -99,9 +99,10 @@ MIN_PASS_GAP_S = 1.0
 # Once every file is extracted, the cores the workers leave are the index's until it is searchable (the
 # workers' reading of entities runs at the lowest priority): a pass is shared among this many writers.
 INDEX_WRITERS_ONCE_EXTRACTED = max(1, min(4, os.cpu_count() or 1))
-# When no file waits for a worker (only the last ones are being extracted), the next pass waits up to this
-# many gaps for the end of extraction, so that it is the last one, shared among those writers, instead of
-# a pass on one core that the last pass would wait for.
+# When extraction is about to end (only the workers' files left, or the files left would take less than a
+# gap at the rate so far: `_Run._ending_soon`), the next pass waits up to this many gaps for its end, so
+# that it is the last one, shared among those writers, instead of a pass on one core that the last pass
+# would wait for.
 ENDING_GAPS = 2.0
 # Files extracted before the rate so far is trusted to tell when extraction will end.
 ENDING_MIN_FILES = 8
@@ -127,7 +128,7 @@ class _IndexFeeder:
         self.indexed: dict[int, int] = {}  # id → revision the index holds, for the importer to record
         self.closed = False
         self.extracted = False
-        self.ending = False  # no file waits for a worker: extraction ends soon
+        self.ending = False  # extraction is about to end
         self.drained_at: float | None = None  # time.monotonic() when extraction had ended and all was in
         self.last_pass = float("-inf")  # time.monotonic() when the last pass began
         self.thread = threading.Thread(target=self._loop, name="dossier-index", daemon=True)
@@ -144,7 +145,8 @@ class _IndexFeeder:
         return indexed
 
     def winding_down(self, ending: bool) -> None:
-        """Whether only the files in the workers' hands are left to extract (children may still come)."""
+        """Whether extraction is about to end (the importer's estimate; children found in the last files
+        may still come, and make it false again)."""
         if ending != self.ending:
             with self.cond:
                 self.ending = ending
