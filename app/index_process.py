@@ -151,8 +151,8 @@ class IndexProcess:
         """Have the child open the case, the index and the store's queries now, without waiting: the
         import's first pass then finds it ready. Skipped while the child is still being started; a
         failure shows at the first pass."""
-        if self._starter is not None and self._starter.is_alive():
-            return
+        if self._start_error is not None or (self._starter is not None and self._starter.is_alive()):
+            return  # a failed start is reported by the first pass, as such
         try:
             self._started()
             assert self._conn is not None
