@@ -4,8 +4,10 @@ Whoosh's W3 codec can keep the postings of a rare term in the term's entry of th
 a block of its own in the postings file, and its readers read such terms (`ListMatcher`). Its writer,
 though, calls a method the term info does not have, so it ships with inlining off (`inlinelimit=1`):
 every term of every segment then costs a block, pickled and zlib-compressed. Most terms of a leak are
-rare (names, numbers, references), so that block is most of an index pass's writing time. Segments name
-Whoosh's plain `W3Codec` as theirs, so the index stays readable without this module.
+rare (names, numbers, references), so that block is most of an index pass's writing time. Here the field
+writer builds the entries of those terms itself (`_FieldWriter`), and longer posting lists go through
+Whoosh's postings writer as blocks. Segments name Whoosh's plain `W3Codec` as theirs, so the index stays
+readable without this module.
 """
 
 from __future__ import annotations
@@ -22,20 +24,6 @@ from whoosh.util.numeric import length_to_byte
 
 # Terms with fewer postings than this in a segment are kept in the terms file.
 INLINE_LIMIT = 8
-
-
-class _InliningPostingsWriter(W3PostingsWriter):
-    def finish_postings(self) -> Any:
-        if not self.written() and len(self._ids) < self._inlinelimit:
-            terminfo = self._terminfo
-            terminfo.add_block(self)
-            values = self._values
-            if len(values) != len(self._ids):  # a format without values (ID fields): empty ones, as
-                values = [b""] * len(self._ids)  # a block reader gives, or merging the segment fails
-            terminfo.set_inlined(self._ids, self._weights, values)
-            self._terminfo = None
-            return terminfo
-        return super().finish_postings()
 
 
 _TERMINFO: struct.Struct = W3TermInfo._struct
@@ -100,8 +88,8 @@ class _FieldWriter(W3FieldWriter):
                 self.add(docnum, weight, value, length)
             self.finish_term()
             return
-        # What W3PostingsWriter.add_posting/finish_postings (as mended above), W3TermInfo.add_block and
-        # to_bytes compute: weights are stored as float32, lengths only count when not zero, values only
+        # What W3PostingsWriter.add_posting/finish_postings (with the term info's missing `set_inline`
+        # read as its `set_inlined`), W3TermInfo.add_block and to_bytes compute: weights are stored as float32, lengths only count when not zero, values only
         # when not empty (a format without values stores an empty one per posting).
         stored = array("f", weights)
         present = [length for length in lens if length]
@@ -130,12 +118,10 @@ class WriteCodec(W3Codec):
         return _FieldWriter(self, storage, segment)
 
     def postings_writer(self, dbfile: Any, byteids: bool = False) -> W3PostingsWriter:
-        return _InliningPostingsWriter(
-            dbfile,
-            blocklimit=self._blocklimit,
-            byteids=byteids,
-            compression=self._compression,
-            inlinelimit=self._inlinelimit,
+        # Only posting lists of at least `inlinelimit` postings reach it (`_FieldWriter._term`), and
+        # blocks are what it writes well: it is never asked to inline.
+        return W3PostingsWriter(
+            dbfile, blocklimit=self._blocklimit, byteids=byteids, compression=self._compression, inlinelimit=1
         )
 
     def new_segment(self, storage: Any, indexname: str) -> W3Segment:

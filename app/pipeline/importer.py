@@ -704,7 +704,6 @@ class _Run:
             )
         )
 
-    # -- derived data ------------------------------------------------------------------------------
     def _ending_soon(self, exhausted: bool) -> bool:
         """Whether extraction is likely to end within a pass gap: only the workers' files are left, or
         the files left would take that long at the rate so far."""
@@ -715,6 +714,7 @@ class _Run:
         elapsed = time.monotonic() - self.first_dispatch
         return (self.files_total - self.files_done) * elapsed <= MIN_PASS_GAP_S * self.files_done
 
+    # -- derived data ------------------------------------------------------------------------------
     def _extraction_ended(self) -> None:
         """Every file is extracted: commit, and tell the indexing thread (the import is searchable once the
         index holds what is committed now), while the workers read entities and suggestion features."""

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 from whoosh import index as whoosh_index
-from whoosh.codec.whoosh3 import W3Codec, W3FieldWriter
+from whoosh.codec.whoosh3 import W3Codec, W3FieldWriter, W3PostingsWriter
 
 from db.models import Part
 from index import rank
@@ -71,11 +71,36 @@ def test_inlined_postings_equal_whoosh_blocks(real_case, tmp_path: Path) -> None
         ours.close()
 
 
+class _MendedPostingsWriter(W3PostingsWriter):
+    """Whoosh's postings writer with its inlining able to run (it calls the term info's `set_inline`,
+    which is called `set_inlined`; a format without values gets an empty one per posting)."""
+
+    def finish_postings(self):  # noqa: ANN201
+        if not self.written() and len(self._ids) < self._inlinelimit:
+            terminfo = self._terminfo
+            terminfo.add_block(self)
+            values = self._values if len(self._values) == len(self._ids) else [b""] * len(self._ids)
+            terminfo.set_inlined(self._ids, self._weights, values)
+            self._terminfo = None
+            return terminfo
+        return super().finish_postings()
+
+
 class _StepByStep(WriteCodec):
-    """The same codec with Whoosh's own field writer: every term through start_term/add/finish_term."""
+    """The same codec with Whoosh's own field writer: every term through start_term/add/finish_term and
+    a postings writer."""
 
     def field_writer(self, storage, segment):  # noqa: ANN001, ANN201
         return W3FieldWriter(self, storage, segment)
+
+    def postings_writer(self, dbfile, byteids=False):  # noqa: ANN001, ANN201
+        return _MendedPostingsWriter(
+            dbfile,
+            blocklimit=self._blocklimit,
+            byteids=byteids,
+            compression=self._compression,
+            inlinelimit=INLINE_LIMIT,
+        )
 
 
 def _segment_files(ix) -> dict[str, bytes]:  # noqa: ANN001

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -27,6 +29,16 @@ def _leak(tmp_path: Path) -> Path:
         if (CORPUS / rel).is_file():
             shutil.copy(CORPUS / rel, src / Path(rel).name)
     return src
+
+
+@contextmanager
+def _child(case_dir: Path) -> Iterator[IndexProcess]:
+    """An index process for `case_dir`, closed when the block ends."""
+    process = IndexProcess(case_dir)
+    try:
+        yield process
+    finally:
+        process.close()
 
 
 def _indexed_state(services) -> tuple[int, list[tuple[int, int, int]]]:  # noqa: ANN001
@@ -72,30 +84,24 @@ def test_a_failing_child_falls_back_to_indexing_in_process(tmp_path: Path, monke
 def test_a_child_that_dies_is_reported(tmp_path: Path) -> None:
     with build_services(tmp_path / "case", create=True) as services:
         services.import_paths([_leak(tmp_path)], ImportOptions(workers=1, ocr=False))
-        process = IndexProcess(services.case.root)
-        try:
+        with _child(services.case.root) as process:
             assert set(process.index([1, 2])) == {1, 2}
             process._process.kill()
             process._process.join(5)
             with pytest.raises(IndexProcessError, match="index process"):
                 process.index([3])
-        finally:
-            process.close()
 
 
 def test_the_child_starts_before_it_is_asked(tmp_path: Path) -> None:
     """`start` forks and opens the case in the background, so the first commit finds the child ready."""
     with build_services(tmp_path / "case", create=True) as services:
         services.import_paths([_leak(tmp_path)], ImportOptions(workers=1, ocr=False))
-        process = IndexProcess(services.case.root)
-        try:
+        with _child(services.case.root) as process:
             process.start()
             assert process._starter is not None
             process._starter.join(30)
             assert process._process is not None and process._process.is_alive()  # before any request
             assert set(process.index([1, 2])) == {1, 2}
-        finally:
-            process.close()
 
 
 def test_a_child_that_cannot_start_is_reported(tmp_path: Path, monkeypatch) -> None:
@@ -118,15 +124,12 @@ def test_the_child_merges_small_segments_when_asked(tmp_path: Path) -> None:
     with build_services(tmp_path / "case", create=True) as services:
         services.import_paths([_leak(tmp_path)], ImportOptions(workers=1, ocr=False))
         services.search.reindex()  # one segment
-        process = IndexProcess(services.case.root)
-        try:
+        with _child(services.case.root) as process:
             for doc_id in range(1, 7):  # six passes: six more segments
                 assert set(process.index([doc_id])) == {doc_id}
             services.search.index.changed()
             assert len(services.search.index.ix.refresh()._segments()) == 7
             process.merge()
-        finally:
-            process.close()
         services.search.index.close()
         assert len(services.search.index.ix._segments()) < 7
         assert services.search.verify().ok
@@ -163,8 +166,7 @@ def test_a_prepared_child_opens_the_case_before_its_first_pass(tmp_path: Path) -
     with build_services(tmp_path / "case", create=True) as services:
         services.import_paths([_leak(tmp_path)], ImportOptions(workers=1, ocr=False))
         shutil.rmtree(services.case.index_dir)
-        process = IndexProcess(services.case.root)
-        try:
+        with _child(services.case.root) as process:
             process.prepare()  # not waited for: the child opens the case and its index meanwhile
             deadline = time.monotonic() + 30
             while not any(services.case.index_dir.glob("_MAIN_*.toc")) and time.monotonic() < deadline:
@@ -172,15 +174,10 @@ def test_a_prepared_child_opens_the_case_before_its_first_pass(tmp_path: Path) -
             assert any(services.case.index_dir.glob("_MAIN_*.toc"))  # before any pass was asked for
             assert set(process.index([1, 2])) == {1, 2}  # the answer to "open" is not taken for this one
             assert set(process.index([3])) == {3}
-        finally:
-            process.close()
-        process = IndexProcess(tmp_path / "no-case")
-        try:
+        with _child(tmp_path / "no-case") as process:
             process.prepare()  # fails in the child; the failure shows at the first pass, as its own
             with pytest.raises(IndexProcessError, match="no case"):
                 process.index([1])
-        finally:
-            process.close()
 
 
 def test_the_child_shares_a_pass_among_writers_when_asked(tmp_path: Path) -> None:
@@ -192,11 +189,8 @@ def test_the_child_shares_a_pass_among_writers_when_asked(tmp_path: Path) -> Non
         with services.case.reader() as s:
             ids = list(s.scalars(select(Document.id)))
         assert len(ids) >= SHARE_MIN_DOCS
-        process = IndexProcess(services.case.root)
-        try:
+        with _child(services.case.root) as process:
             assert set(process.index(ids, writers=2)) == set(ids)
-        finally:
-            process.close()
         services.search.index.changed()
         # the child (one thread) forked a helper: two segments, every document once
         assert len(services.search.index.ix.refresh()._segments()) == 2
