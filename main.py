@@ -13,6 +13,10 @@ if __name__ == "__main__":
 
     reexec_in_venv([str(Path(__file__).resolve()), *sys.argv[1:]])
 
+    from app.childenv import secure_children
+
+    secure_children()  # before any thread: the app's children load this code, not the current folder's
+
     from app.cli import main
 
     sys.exit(main(sys.argv[1:]))

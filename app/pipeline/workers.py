@@ -216,6 +216,9 @@ def _apply_rlimits(memory_mb: int) -> None:
 def process_context() -> Any:
     """The multiprocessing context every child of the app is started from: a fork server when the platform
     has one (safe next to Qt's threads, cheap to restart), else spawn."""
+    from app.childenv import secure_children
+
+    secure_children()  # our code only, never a package in the current folder
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     ctx = multiprocessing.get_context(method)
     if method == "forkserver":

@@ -67,3 +67,36 @@ def test_hostile_originals_unchanged(hostile_case) -> None:
         assert hashlib.sha256((CORPUS / row["path"]).read_bytes()).hexdigest() == row["sha256"]
         blob = hostile_case.services.case.blob_path(row["sha256"])
         assert hashlib.sha256(blob.read_bytes()).hexdigest() == row["sha256"]
+
+
+def test_a_leak_holding_our_package_names_runs_none_of_its_code(tmp_path, corpus) -> None:  # noqa: ANN001
+    """A reporter runs the import from inside a leaked source tree that has `app/`, `db/` and `index/`
+    packages: the workers and the index process load Dossier's code, never the leak's."""
+    import json
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    leak = tmp_path / "leak"
+    ran = tmp_path / "leak-code-ran"
+    for package in ("app", "app/pipeline", "app/extract", "db", "index"):
+        (leak / package).mkdir(parents=True)
+        (leak / package / "__init__.py").write_text(f"open({str(ran)!r}, 'a').write({package!r} + '\\n')\n")
+    for pdf in sorted((corpus / "real" / "pdf").glob("*.pdf"))[:2]:
+        shutil.copy(pdf, leak / pdf.name)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONSAFEPATH")}
+    proc = subprocess.run(
+        [sys.executable, str(repo / "main.py"), "--case", str(tmp_path / "case"), "import", ".", "--json"],
+        cwd=leak,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert not ran.exists(), ran.read_text()
+    summary = json.loads(proc.stdout)
+    assert summary["by_type"]["pdf"] == 2 and summary["by_status"] == {"ok": summary["documents"]}
