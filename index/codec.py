@@ -14,12 +14,20 @@ from __future__ import annotations
 
 import pickle
 import struct
+import zlib
 from array import array
 from typing import Any
 
 from whoosh.codec.base import OutOfOrderError
-from whoosh.codec.whoosh3 import W3Codec, W3FieldWriter, W3PostingsWriter, W3Segment, W3TermInfo
-from whoosh.system import pack_ushort
+from whoosh.codec.whoosh3 import (
+    WHOOSH3_HEADER_MAGIC,
+    W3Codec,
+    W3FieldWriter,
+    W3PostingsWriter,
+    W3Segment,
+    W3TermInfo,
+)
+from whoosh.system import pack_int, pack_long, pack_ushort
 from whoosh.util.numeric import length_to_byte
 
 # Terms with fewer postings than this in a segment are kept in the terms file.
@@ -38,6 +46,10 @@ class _FieldWriter(W3FieldWriter):
     def add_postings(self, schema: Any, lengths: Any, items: Any) -> None:
         dfl = lengths.doc_field_length if lengths else (lambda docnum, fieldname: 0)
         limit = self._codec._inlinelimit
+        terms = getattr(items, "terms", None)  # index.store's pool: postings grouped by term
+        if terms is not None:
+            self._add_terms(schema, lengths, terms(), limit)
+            return
         lastfn: str | None = None
         lasttext: bytes | None = None
         ids: list[int] = []
@@ -72,6 +84,37 @@ class _FieldWriter(W3FieldWriter):
         if lastfn is not None:
             self.finish_field()
 
+    def _add_terms(self, schema: Any, lengths: Any, terms: Any, limit: int) -> None:
+        """`add_postings` for postings already grouped by term, in term order, each term's in document
+        order: (fieldname, tbytes, docnums, weights, values)."""
+        column = getattr(lengths, "field_lengths", None)
+        lastfn: str | None = None
+        field_lengths: Any = None
+        for fieldname, btext, ids, weights, values in terms:
+            if fieldname != lastfn:
+                if lastfn is not None:
+                    self.finish_field()
+                self.start_field(fieldname, schema[fieldname])
+                lastfn = fieldname
+                if column is not None:
+                    field_lengths = column(fieldname)
+            if ids[0] == -1:  # spelling-graph entries, which Whoosh's writer skips too
+                kept = [i for i, docnum in enumerate(ids) if docnum != -1]
+                if not kept:
+                    continue
+                ids = [ids[i] for i in kept]
+                weights = [weights[i] for i in kept]
+                values = [values[i] for i in kept]
+            if field_lengths is not None:
+                lens = [field_lengths[docnum] for docnum in ids]
+            elif lengths:
+                lens = [lengths.doc_field_length(docnum, fieldname) for docnum in ids]
+            else:
+                lens = [0] * len(ids)
+            self._term(btext, ids, weights, [value or b"" for value in values], lens, limit)
+        if lastfn is not None:
+            self.finish_field()
+
     def _term(
         self,
         btext: bytes,
@@ -82,11 +125,8 @@ class _FieldWriter(W3FieldWriter):
         limit: int,
     ) -> None:
         count = len(ids)
-        if count >= limit:  # a block of its own in the postings file: Whoosh's way
-            self.start_term(btext)
-            for docnum, weight, value, length in zip(ids, weights, values, lens, strict=True):
-                self.add(docnum, weight, value, length)
-            self.finish_term()
+        if count >= limit:  # blocks of their own in the postings file
+            self._tindex.add(pack_ushort(self._fieldid) + btext, self._blocks(ids, weights, values, lens))
             return
         # What W3PostingsWriter.add_posting/finish_postings (with the term info's missing `set_inline`
         # read as its `set_inlined`), W3TermInfo.add_block and to_bytes compute: weights are stored as float32, lengths only count when not zero, values only
@@ -108,6 +148,85 @@ class _FieldWriter(W3FieldWriter):
             ids[-1],
         ) + pickle.dumps((tuple(ids), tuple(stored), tuple(kept)), 2)
         self._tindex.add(pack_ushort(self._fieldid) + btext, entry)
+
+    def _blocks(self, ids: list[int], weights: list[float], values: list[bytes], lens: list[int]) -> bytes:
+        """Write a term's postings to the postings file as Whoosh's W3PostingsWriter does, block by block
+        of `blocklimit` (add_posting, _write_block, finish_postings, W3TermInfo.add_block and to_bytes,
+        with the same arithmetic in the same order), and return its terms-file entry."""
+        codec = self._codec
+        postfile = self._postfile
+        startoffset = postfile.tell()
+        postfile.write(WHOOSH3_HEADER_MAGIC)
+        fixedsize = self._format.fixed_value_size()
+        comp = codec._compression
+        blocklimit = codec._blocklimit
+        total_weight = 0.0
+        minlength: int | None = None
+        maxlength = 0
+        maxweight = 0.0
+        count = len(ids)
+        for start in range(0, count, blocklimit):
+            end = min(start + blocklimit, count)
+            block_ids = ids[start:end]
+            block_weights = weights[start:end]
+            stored = array("f", block_weights)
+            present = [length for length in lens[start:end] if length]
+            block_min = min(present) if present else None
+            block_max = max(0, *lens[start:end])
+            block_maxweight = max(0, *block_weights)
+            total_weight += sum(stored)
+            if minlength is None:
+                minlength = block_min
+            else:
+                minlength = min(minlength, block_min)  # type: ignore[type-var]  # as Whoosh's add_block
+            maxlength = max(maxlength, block_max)
+            maxweight = max(maxweight, block_maxweight)
+            if all(w == 1.0 for w in stored):
+                mini_weights: Any = None
+            elif all(w == stored[0] for w in stored):
+                mini_weights = stored[0]
+            else:
+                mini_weights = tuple(stored)
+            kept = [value for value in values[start:end] if value]
+            if fixedsize is None or fixedsize < 0:
+                mini_values: Any = tuple(kept)
+            elif fixedsize == 0:
+                mini_values = None
+            else:
+                mini_values = b"".join(kept)
+            deltas = [block_ids[0]] + [b - a for a, b in zip(block_ids, block_ids[1:], strict=False)]
+            databytes = pickle.dumps((tuple(deltas), mini_weights, mini_values), 2)
+            if comp:
+                databytes = zlib.compress(databytes, comp)
+            infobytes = pickle.dumps(
+                (
+                    end - start,
+                    block_ids[-1],
+                    block_maxweight,
+                    comp,
+                    length_to_byte(block_min),
+                    length_to_byte(block_max),
+                ),
+                2,
+            )
+            blocklength = len(infobytes) + len(databytes)
+            postfile.write(pack_int(-blocklength if end == count else blocklength))
+            postfile.write(infobytes)
+            postfile.write(databytes)
+        return (
+            _TERMINFO.pack(
+                False,
+                0 + total_weight,
+                count,
+                0 if minlength is None else length_to_byte(minlength),
+                length_to_byte(maxlength),
+                maxweight,
+                ids[0],
+                ids[-1],
+            )
+            + pack_long(startoffset)
+            + pack_int(postfile.tell() - startoffset)
+        )
 
 
 class WriteCodec(W3Codec):

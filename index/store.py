@@ -76,6 +76,79 @@ class _ChunkedPostingPool(PostingPool):
             self._remove_run(path)
 
 
+class _GroupedPostingPool(_ChunkedPostingPool):
+    """The posting pool of a segment writer, holding its postings grouped by field and term.
+
+    Whoosh's pool keeps one tuple per posting and sorts them all when the segment is written; postings
+    arrive document by document, so each term's postings are already in document order and only the
+    terms need sorting. `iter_postings` gives the field writer the grouped form (`GroupedPostings`),
+    which it writes term by term; past the memory limit the groups are spilled as sorted runs and merged
+    posting by posting, as Whoosh's pool does.
+    """
+
+    def __init__(self, tempstore, segment, limitmb: int = 128) -> None:  # noqa: ANN001 - whoosh's
+        super().__init__(tempstore, segment, limitmb=limitmb)
+        self._groups: dict[tuple[str, bytes], tuple[list, list, list]] = {}
+        self._unordered: set[tuple[str, bytes]] = set()  # groups whose documents arrived out of order
+
+    def add(self, item) -> None:  # noqa: ANN001 - (fieldname, tbytes, docnum, weight, vbytes)
+        fieldname, tbytes, docnum, weight, vbytes = item
+        key = (fieldname, tbytes)
+        group = self._groups.get(key)
+        if group is None:
+            group = self._groups[key] = ([], [], [])
+            self.fieldnames.add(fieldname)
+            self.currentsize += 120 + len(fieldname) + 2 * len(tbytes)
+        elif docnum <= group[0][-1]:
+            self._unordered.add(key)
+        group[0].append(docnum)
+        group[1].append(weight)
+        group[2].append(vbytes)
+        self.currentsize += 60 + (len(vbytes) if vbytes else 0)
+        if self.currentsize > self.limit:
+            self.save()
+
+    def _sorted_groups(self) -> Iterator[tuple[str, bytes, list, list, list]]:
+        groups = self._groups
+        for key in sorted(groups):
+            ids, weights, values = groups[key]
+            if key in self._unordered:
+                rows = sorted(zip(ids, weights, values, strict=True))
+                ids, weights, values = [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
+            yield key[0], key[1], ids, weights, values
+
+    def _items(self) -> Iterator[tuple]:
+        for fieldname, tbytes, ids, weights, values in self._sorted_groups():
+            for docnum, weight, vbytes in zip(ids, weights, values, strict=True):
+                yield fieldname, tbytes, docnum, weight, vbytes
+
+    def save(self) -> None:
+        if self._groups:
+            path, f = self._new_run()
+            self._write_run(f, self._items())
+            self._add_run(path)
+            self._groups = {}
+            self._unordered = set()
+        self.currentsize = 0
+
+    def iter_postings(self):  # noqa: ANN201 - GroupedPostings, or sorted posting tuples after a spill
+        if not self.runs:
+            return GroupedPostings(self._sorted_groups, self._items)
+        return self.items()
+
+
+class GroupedPostings:
+    """A segment's postings term by term: `terms()` gives (fieldname, tbytes, docnums, weights, values)
+    in term order; iterating gives Whoosh's posting tuples in the same order."""
+
+    def __init__(self, terms, items) -> None:  # noqa: ANN001
+        self.terms = terms
+        self._items = items
+
+    def __iter__(self) -> Iterator[tuple]:
+        return self._items()
+
+
 # An import's passes leave their segments beside the others until the index holds this many; then
 # Whoosh's policy merges the small ones. A merge rewrites every posting it takes (as much work as indexing
 # them), so an import of a few hundred files is searchable sooner without one, while the cap keeps a long
@@ -113,11 +186,15 @@ class _SegmentLengths:
     def doc_field_length(self, docnum: int, fieldname: str, default: int = 0):  # noqa: ANN201 - as whoosh
         if default != 0:
             return self._reader.doc_field_length(docnum, fieldname, default)
+        return self.field_lengths(fieldname)[docnum]
+
+    def field_lengths(self, fieldname: str) -> list:
+        """Every document's length in `fieldname`, by document number."""
         lengths = self._fields.get(fieldname)
         if lengths is None:
             read = self._reader.doc_field_length
             lengths = self._fields[fieldname] = [read(n, fieldname) for n in range(self._count)]
-        return lengths[docnum]
+        return lengths
 
     def __getattr__(self, name: str):  # noqa: ANN204 - close() and the rest, as the reader has them
         return getattr(self._reader, name)
@@ -128,7 +205,7 @@ def _writer(ix: whoosh_index.Index, limitmb: int, *, lock: bool = True) -> Segme
         limitmb=limitmb, procs=1, timeout=WRITE_LOCK_WAIT_S, delay=0.05, codec=WriteCodec(), _lk=lock
     )
     pool = writer.pool  # nothing added yet: swap in the faster-spilling pool
-    writer.pool = _ChunkedPostingPool(pool.tempstore, pool.segment, limitmb=limitmb)
+    writer.pool = _GroupedPostingPool(pool.tempstore, pool.segment, limitmb=limitmb)
     per_document_reader = writer.per_document_reader
     writer.per_document_reader = lambda: _SegmentLengths(per_document_reader())
     return writer

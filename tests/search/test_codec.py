@@ -10,7 +10,7 @@ from whoosh import index as whoosh_index
 from whoosh.codec.whoosh3 import W3Codec, W3FieldWriter, W3PostingsWriter
 
 from db.models import Part
-from index import rank
+from index import rank, store
 from index.codec import INLINE_LIMIT, WriteCodec
 from index.schema import build_schema
 
@@ -141,3 +141,70 @@ def test_terms_inlined_in_one_step_are_the_bytes_whoosh_writes(real_case, tmp_pa
         assert len(expected[".trm"]) > 100_000
         step.close()
         fused.close()
+
+
+def _pooled(path: Path, texts: list[str], *, grouped: bool, spill_at: int | None = None, optimize: bool):  # noqa: ANN202
+    """Segments written by index.store's writer (postings grouped by term) or by Whoosh's own writer
+    and pool, both with our codec; `spill_at` (bytes) makes the pool spill sorted runs to disk."""
+    path.mkdir()
+    ix = whoosh_index.create_in(str(path), build_schema())
+    for start in range(0, len(texts), 60):
+        writer = store._writer(ix, 64) if grouped else ix.writer(codec=WriteCodec())
+        runs: list[str] = []
+        if spill_at is not None:
+            writer.pool.limit = spill_at
+            writer.pool._add_run = lambda path, pool=writer.pool, runs=runs: (
+                runs.append(path),
+                type(pool)._add_run(pool, path),
+            )
+        for i, text in enumerate(texts[start : start + 60], start):
+            writer.add_document(id=str(i), content=text, title=text[:80], ident=text, type="pdf")
+        writer.commit(merge=False)
+        assert bool(runs) == (spill_at is not None)  # spilled, then merged back
+    if optimize:  # the merge adds the segments' postings to the pool posting by posting
+        writer = store._writer(ix, 64) if grouped else ix.writer(codec=WriteCodec())
+        writer.commit(optimize=True)
+    return ix
+
+
+def test_postings_grouped_by_term_are_the_bytes_of_whoosh_pool(real_case, tmp_path: Path) -> None:
+    with real_case.services.case.reader() as s:
+        texts = [t for t in s.scalars(select(Part.text).order_by(Part.id)) if t][:150]
+    for name, options in {
+        "one": {"optimize": False},
+        "merged": {"optimize": True},
+        "spilled": {"optimize": True, "spill_at": 200_000},
+    }.items():
+        ours = _pooled(
+            tmp_path / f"grouped-{name}", texts[:60] if name == "one" else texts, grouped=True, **options
+        )
+        plain = _pooled(
+            tmp_path / f"whoosh-{name}", texts[:60] if name == "one" else texts, grouped=False, **options
+        )
+        expected = _segment_files(plain)
+        assert _segment_files(ours) == expected
+        assert len(expected[".trm"]) > 50_000
+        ours.close()
+        plain.close()
+
+
+def test_grouped_pool_gives_postings_in_whoosh_order(tmp_path: Path) -> None:
+    from whoosh.filedb.filestore import FileStorage
+
+    pool = store._GroupedPostingPool(FileStorage(str(tmp_path)), None)
+    items = [
+        ("content", b"zeta", 4, 1.0, b"a"),
+        ("content", b"alpha", 7, 2.0, b"b"),
+        ("content", b"alpha", 2, 1.0, b"c"),  # out of document order: sorted back
+        ("author", b"zeta", 1, 1.0, None),
+        ("content", b"alpha", 9, 1.0, b"d"),
+    ]
+    for item in items:
+        pool.add(item)
+    assert list(pool.iter_postings()) == sorted(items, key=lambda item: item[:3])
+    pool.limit = 1  # every posting spills: the runs merge back to the same order
+    spilled = store._GroupedPostingPool(FileStorage(str(tmp_path)), None)
+    spilled.limit = 1
+    for item in items:
+        spilled.add(item)
+    assert spilled.runs and list(spilled.iter_postings()) == sorted(items, key=lambda item: item[:3])
