@@ -5,30 +5,50 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.case import Case, CaseError
 from app.documents import DocumentService
-from app.insights.service import InsightsService
-from app.review.service import ReviewService, resolve_note, resolve_tag, tag_facet
 from app.search import SearchService
 
 if TYPE_CHECKING:  # the import pipeline is loaded by the commands that import (not by a search)
+    from app.insights.service import InsightsService
     from app.pipeline.importer import ImportOptions, ImportSummary, Progress
+    from app.review.service import ReviewService
 
 log = logging.getLogger(__name__)
 
 
 class Services:
+    """The services of one case. Review and insights are built (and their code, with numpy, loaded) at
+    first use, and the search fields they answer are registered before the first query: an import reaches
+    its first file without them."""
+
     def __init__(self, case: Case) -> None:
         self.case = case
         self.documents = DocumentService(case)
         self.search = SearchService(case)
-        self.review = ReviewService(case)
+        self.search.before_first_query.append(self._register_search_fields)
+
+    @cached_property
+    def review(self) -> ReviewService:
+        from app.review.service import ReviewService
+
+        return ReviewService(self.case)
+
+    @cached_property
+    def insights(self) -> InsightsService:
+        from app.insights.service import InsightsService
+
+        return InsightsService(self.case)
+
+    def _register_search_fields(self) -> None:
+        from app.review.service import resolve_note, resolve_tag, tag_facet
+
         self.search.store_resolvers.update({"tag": resolve_tag, "note": resolve_note})
         self.search.store_facets["tag"] = tag_facet
-        self.insights = InsightsService(case)
         self.insights.register(self.search)  # email:, phone:, iban:, entity: …, dated:, entity facets
 
     def import_paths(
@@ -41,22 +61,23 @@ class Services:
     ) -> ImportSummary:
         self.search.ensure_index()
         featured: list[int] = []
-        review, insights = self.review, self.insights
+        services = self
 
         class Derived:
             """The importer's derived-data sink: entities and suggestion features read by the workers,
-            stored with each batch (what does not arrive is computed by the refreshes below)."""
+            stored with each batch (what does not arrive is computed by the refreshes below). Asked for
+            its rules once every file is extracted, so review and insights load only then."""
 
             def rules(self) -> dict[str, Any]:
                 return {
-                    "references": review.reference_patterns(),
+                    "references": services.review.reference_patterns(),
                     "features": True,
-                    **insights.worker_rules(),
+                    **services.insights.worker_rules(),
                 }
 
             def store(self, session: Any, items: Sequence[tuple[int, int, dict[str, Any]]]) -> None:
-                insights.store_derived(session, items)
-                featured.extend(review.store_derived(session, items))
+                services.insights.store_derived(session, items)
+                featured.extend(services.review.store_derived(session, items))
 
         from app.pipeline.importer import Importer
 

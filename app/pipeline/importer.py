@@ -19,7 +19,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -31,11 +31,13 @@ from app.documents import part_texts
 from app.extract.base import Extraction, Limits
 from app.extract.errors import FAILED_STATUSES
 from app.pipeline.blobstore import BlobStore
-from app.pipeline.derive import DeriveSink
 from app.pipeline.discover import Found, Skipped, discover
 from app.pipeline.record import record_indexed, record_result
 from app.pipeline.workers import PoolStarter, Result, Task, WorkerPool
 from db.models import Blob, Document, ExtractionAttempt, ImportRun, OcrCache, Source, utcnow
+
+if TYPE_CHECKING:  # the entity and feature code is the workers' (and the sink's) to load
+    from app.pipeline.derive import DeriveSink
 
 log = logging.getLogger(__name__)
 
@@ -412,7 +414,7 @@ class _Run:
         self.deriving: dict[int, int] = {}  # document → revision
         self.extracted = False  # every file of the run has been extracted and committed
         self.attempts: list[dict[str, Any]] = []  # extraction attempts of the batch, written at its commit
-        self.derive_rules: dict[str, Any] = importer.derive.rules() if importer.derive is not None else {}
+        self._derive_rules: dict[str, Any] | None = None  # asked of the sink once every file is extracted
         self.last_commit = time.monotonic()
         self.files_total = 0
         self.files_done = 0
@@ -735,6 +737,13 @@ class _Run:
         pool.submit(task)
         return True
 
+    @property
+    def derive_rules(self) -> dict[str, Any]:
+        """The sink's rules for the workers' derive tasks, asked once (at the first task)."""
+        if self._derive_rules is None:
+            self._derive_rules = self.imp.derive.rules() if self.imp.derive is not None else {}
+        return self._derive_rules
+
     def _prepare_derive(self, count: int = 32) -> None:
         """Tasks for the next `count` waiting documents, with their text and metadata from the store."""
         batch = [self.derive_wait.popleft() for _ in range(min(count, len(self.derive_wait)))]
@@ -838,7 +847,7 @@ class _Run:
         if revision is None:  # the document was deleted meanwhile
             _remove_dir(work_dir)
             return
-        if result.status == "ok" and self.derive_rules:
+        if result.status == "ok" and self.imp.derive is not None:
             self.derive_wait.append((item.doc_id, revision))
         self._store_ocr(item.doc_id, item.sha256, result.extraction)
         self.attempts.append(

@@ -345,3 +345,51 @@ def test_every_free_worker_gets_a_file_while_files_wait(tmp_path: Path, corpus: 
         summary = services.import_paths(pdfs, ImportOptions(workers=2, ocr=False))
     assert summary.new >= len(pdfs) and len(taken) == len(pdfs)
     assert starved == []
+
+
+_FIRST_FILE_SCRIPT = """
+import json, sys
+from pathlib import Path
+import app.pipeline.importer as importer
+from app.pipeline.importer import ImportOptions
+from app.services import build_services
+
+LATE = ("numpy", "app.searching", "index.query", "index.rank", "app.review.service", "app.insights.service",
+        "app.pipeline.derive")
+seen = {}
+dispatch = importer._Run._dispatch
+
+def first(self, pool, item):
+    seen.setdefault("loaded", [m for m in LATE if m in sys.modules])
+    return dispatch(self, pool, item)
+
+importer._Run._dispatch = first
+with build_services(Path(sys.argv[1]), create=True) as services:
+    summary = services.import_paths([Path(sys.argv[2])], ImportOptions(workers=1, ocr=False))
+    results = services.search.search("tag:checked OR the", limit=1)
+    print(json.dumps({"loaded": seen["loaded"], "new": summary.new, "facets": sorted(results.facets)}))
+"""
+
+
+def test_an_import_loads_no_query_review_or_entity_code_before_its_first_file(
+    tmp_path: Path, leak: Path
+) -> None:
+    """What an import loads before it sends its first file to a worker is start-up time of every import;
+    the query side, review and insights come later (the derive rules once every file is extracted), and a
+    search afterwards still answers the review and entity fields and facets."""
+    import json
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+    proc = subprocess.run(
+        [sys.executable, "-c", _FIRST_FILE_SCRIPT, str(tmp_path / "case"), str(leak)],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["loaded"] == [] and out["new"] > 0
+    assert {"tag", "status", "entities", "type"} <= set(out["facets"])
