@@ -498,7 +498,7 @@ class _Run:
                 if exhausted and not self.queue:
                     if not self.in_flight and not self.extracted:
                         self._extraction_ended()
-                    while pool.idle and self._dispatch_derive(pool):
+                    while pool.idle and self._derive_may_start() and self._dispatch_derive(pool):
                         pass
                     if not pool.busy and not self.derive_wait and not self.derive_ready:
                         break
@@ -725,6 +725,12 @@ class _Run:
         if self.feeder is not None:
             self.feeder.extraction_ended()
         self._progress("analysing", force=True)
+
+    def _derive_may_start(self) -> bool:
+        """Entities and suggestion features are read once every file is extracted and the index holds every
+        document: until then extraction and the index's last pass have the cores (and this process has not
+        loaded the review and entity code, which the derive rules need)."""
+        return self.extracted and (self.feeder is None or self.feeder.drained_at is not None)
 
     def _dispatch_derive(self, pool: WorkerPool) -> bool:
         """Send the next document waiting for its derived data to a worker; False when none waits."""

@@ -56,33 +56,37 @@ def test_worker_derived_data_equals_a_refresh_from_the_store(tmp_path: Path, cor
 def test_entities_are_read_after_extraction_and_the_import_is_searchable_first(
     tmp_path: Path, corpus: Path, monkeypatch
 ) -> None:
-    """Workers extract every file found first; only then do they read entities and features (from the
-    text in the store), while the index takes the last documents: the import is searchable before it is
-    done. (Idle workers may start on them while the last files are extracted; files found inside those
-    are extracted before any more entities are read.)"""
-    from app.pipeline import workers
+    """Workers extract every file first (and what is found inside them); only once the index holds every
+    document do they read entities and features (from the text in the store): the import is searchable
+    before it is done, and until then extraction and the index's last pass have the cores."""
+    from app.pipeline import importer, workers
 
     kinds: list[str] = []
-    names: list[str] = []
     submit = workers.WorkerPool.submit
 
     def recording(self, task):  # noqa: ANN001, ANN202
         kinds.append(task.kind)
-        names.append(task.name_hint)
         assert (task.kind == "derive") == bool(task.derive)  # extraction tasks carry no rules
         return submit(self, task)
 
+    states: list[tuple[bool, bool]] = []  # (every file extracted, the index holds every document)
+    dispatch_derive = importer._Run._dispatch_derive
+
+    def watching(self, pool):  # noqa: ANN001, ANN202
+        states.append((self.extracted, self.feeder is not None and self.feeder.drained_at is not None))
+        return dispatch_derive(self, pool)
+
     monkeypatch.setattr(workers.WorkerPool, "submit", recording)
+    monkeypatch.setattr(importer._Run, "_dispatch_derive", watching)
     services = build_services(tmp_path / "case", create=True)
     summary = services.import_paths(
         [corpus / "real" / "pdf", corpus / "real" / "eml"], ImportOptions(workers=2, ocr=False)
     )
     ok = summary.by_status["ok"]
     assert kinds.count("derive") == ok and kinds.count("extract") == summary.documents
-    found = {p.name for root in ("pdf", "eml") for p in (corpus / "real" / root).iterdir()}
-    pairs = enumerate(zip(kinds, names, strict=True))
-    last_file = max(i for i, (kind, name) in pairs if kind == "extract" and name in found)
-    assert "derive" not in kinds[:last_file]  # no entities before the last file found is extracted
+    last_extract = max(i for i, kind in enumerate(kinds) if kind == "extract")
+    assert "derive" not in kinds[:last_extract]  # no entities before every file is extracted
+    assert states and all(extracted and searchable for extracted, searchable in states)
     assert summary.searchable_s is not None and 0 < summary.searchable_s <= summary.elapsed
     with services.case.reader() as s:
         with_entities = s.scalar(text("SELECT count(*) FROM document_insights"))
