@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -124,6 +125,7 @@ class SearchService:
         self.case = case
         self.index = index or SearchIndex(case.index_dir, case_id=str(case.setting("case_id", "")))
         self._runner: Any = None  # app.searching.QueryRunner, made at the first query
+        self._runner_lock = threading.Lock()
         # Called once before the first query (`Services` registers the review and entity fields so).
         self.before_first_query: list[Callable[[], None]] = []
         self.store_resolvers: dict[str, StoreResolver] = {"status": _resolve_status}
@@ -335,13 +337,15 @@ class SearchService:
 
     def queries(self) -> Any:
         """The query side (app/searching.py), loaded at first use."""
-        if self._runner is None:
-            while self.before_first_query:
-                self.before_first_query.pop(0)()
-            from app.searching import QueryRunner
+        with self._runner_lock:
+            if self._runner is None:
+                while self.before_first_query:  # a hook that fails is tried again by the next query
+                    self.before_first_query[0]()
+                    self.before_first_query.pop(0)
+                from app.searching import QueryRunner
 
-            self._runner = QueryRunner(self)
-        return self._runner
+                self._runner = QueryRunner(self)
+            return self._runner
 
     def _store_count(self) -> int:
         from sqlalchemy import func

@@ -231,3 +231,25 @@ def test_empty_case_searches_and_facets_to_nothing(tmp_path) -> None:  # noqa: A
         assert services.search.matching_ids("contract") == []
     finally:
         services.close()
+
+
+def test_the_query_side_loads_at_the_first_query_after_its_hooks(services) -> None:  # noqa: ANN001
+    """`Services` registers the review and entity fields in a hook run before the first query; a hook that
+    fails fails that query and runs again at the next one, rather than leaving those fields unanswered."""
+    from app.search import SearchService
+
+    search = SearchService(services.case)
+    calls: list[int] = []
+
+    def hook() -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("not yet")
+
+    search.before_first_query.append(hook)
+    with pytest.raises(RuntimeError):
+        search.search("contract")
+    assert search.search("contract").total > 0 and len(calls) == 2
+    search.search("contract")
+    assert len(calls) == 2
+    assert {"tag", "status", "entities"} <= set(services.search.search("contract").facets)
