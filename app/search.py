@@ -3,6 +3,10 @@
 Whoosh finds and ranks documents; the case store supplies everything else: snippets and hit locations
 (page, sheet cell, email part) come from the stored text, and review fields (tags, review status, notes)
 are looked up at query time so that they are always current without touching the index.
+
+This module holds the service, what the index is written from (`index_docs`, the import sink, reindex,
+verify) and the results' types; running a query is `app/searching.py`, loaded at the first query, so
+that an import and the index process never load the query parser, ranking and facets.
 """
 
 from __future__ import annotations

@@ -37,6 +37,13 @@ INLINE_LIMIT = 8
 _TERMINFO: struct.Struct = W3TermInfo._struct
 
 
+def _block_stats(weights: list[float], lens: list[int]) -> tuple[array, int | None, int, float]:
+    """A block's statistics as Whoosh's postings writer keeps them: the weights as stored (float32), the
+    shortest length that is not zero (None if all are), the longest length, the highest weight."""
+    present = [length for length in lens if length]
+    return array("f", weights), (min(present) if present else None), max(0, *lens), max(0, *weights)
+
+
 class _FieldWriter(W3FieldWriter):
     """Whoosh's W3 field writer with the terms it inlines written in one step: the terms-file entry is
     built from the term's postings directly, the same bytes Whoosh's start_term/add/finish_term make
@@ -129,11 +136,9 @@ class _FieldWriter(W3FieldWriter):
             self._tindex.add(pack_ushort(self._fieldid) + btext, self._blocks(ids, weights, values, lens))
             return
         # What W3PostingsWriter.add_posting/finish_postings (with the term info's missing `set_inline`
-        # read as its `set_inlined`), W3TermInfo.add_block and to_bytes compute: weights are stored as float32, lengths only count when not zero, values only
-        # when not empty (a format without values stores an empty one per posting).
-        stored = array("f", weights)
-        present = [length for length in lens if length]
-        minlength = min(present) if present else None
+        # read as its `set_inlined`), W3TermInfo.add_block and to_bytes compute: one block's statistics,
+        # and values only when not empty (a format without values stores an empty one per posting).
+        stored, minlength, maxlength, maxweight = _block_stats(weights, lens)
         kept = [value for value in values if value]
         if len(kept) != count:
             kept = [b""] * count
@@ -142,8 +147,8 @@ class _FieldWriter(W3FieldWriter):
             0 + sum(stored),
             count,
             0 if minlength is None else length_to_byte(minlength),
-            length_to_byte(max(0, *lens)),
-            max(0, *weights),
+            length_to_byte(maxlength),
+            maxweight,
             ids[0],
             ids[-1],
         ) + pickle.dumps((tuple(ids), tuple(stored), tuple(kept)), 2)
@@ -168,12 +173,7 @@ class _FieldWriter(W3FieldWriter):
         for start in range(0, count, blocklimit):
             end = min(start + blocklimit, count)
             block_ids = ids[start:end]
-            block_weights = weights[start:end]
-            stored = array("f", block_weights)
-            present = [length for length in lens[start:end] if length]
-            block_min = min(present) if present else None
-            block_max = max(0, *lens[start:end])
-            block_maxweight = max(0, *block_weights)
+            stored, block_min, block_max, block_maxweight = _block_stats(weights[start:end], lens[start:end])
             total_weight += sum(stored)
             if minlength is None:
                 minlength = block_min

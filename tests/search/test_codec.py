@@ -202,9 +202,8 @@ def test_grouped_pool_gives_postings_in_whoosh_order(tmp_path: Path) -> None:
     for item in items:
         pool.add(item)
     assert list(pool.iter_postings()) == sorted(items, key=lambda item: item[:3])
-    pool.limit = 1  # every posting spills: the runs merge back to the same order
     spilled = store._GroupedPostingPool(FileStorage(str(tmp_path)), None)
-    spilled.limit = 1
+    spilled.limit = 1  # every posting spills: the runs merge back to the same order
     for item in items:
         spilled.add(item)
     assert spilled.runs and list(spilled.iter_postings()) == sorted(items, key=lambda item: item[:3])
