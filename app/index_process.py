@@ -18,6 +18,7 @@ import json
 import logging
 import signal
 import threading
+import time
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
@@ -67,7 +68,10 @@ def _serve(conn: Connection, case_dir: str) -> None:
             except Exception as exc:  # reported to the importer, which indexes these itself
                 log.exception("indexing in the index process failed")
                 answer = {"error": f"{type(exc).__name__}: {exc}"[:500]}
-            conn.send_bytes(json.dumps(answer).encode("utf-8"))
+            try:
+                conn.send_bytes(json.dumps(answer).encode("utf-8"))
+            except OSError:  # the parent closed the pipe: nobody is waiting for this answer
+                return
     finally:
         if search is not None:
             search.index.close()
@@ -79,20 +83,45 @@ def _serve(conn: Connection, case_dir: str) -> None:
 _AHEAD: dict[Path, IndexProcess] = {}
 
 
-def start_ahead(case_dir: Path | str) -> None:
-    """Start the index process of an import into `case_dir` now, before this process has loaded its own
-    libraries and opened (or created) the case: the child loads its libraries (about half a second of
-    CPU) on the core that this process's start-up leaves idle, and opens the case at its first request.
-    The import's `SearchService.index_process` takes it (`take_started`)."""
-    key = Path(case_dir).expanduser().absolute()
+def _key(case_dir: Path | str) -> Path:
+    return Path(case_dir).expanduser().absolute()
+
+
+def start_ahead(case_dir: Path | str, *, open_case: bool = False) -> None:
+    """Start the index process of an import into `case_dir` now, before the import: the child loads its
+    libraries (about half a second of CPU) meanwhile. The import command calls this before this process
+    has loaded its own libraries and opened (or created) the case, so the child loads on the core that
+    this process's start-up leaves idle, and opens the case at its first request. With `open_case` (the
+    case exists: the app, while the reporter picks what to import) the child also opens the case, the
+    index and the store's queries at once. The import's `SearchService.index_process` takes it
+    (`take_started`); `discard_ahead` closes one that no import took."""
+    key = _key(case_dir)
     if key not in _AHEAD:
         process = _AHEAD[key] = IndexProcess(key)
-        process.start()
+        process.start(open_case=open_case)
 
 
 def take_started(case_dir: Path | str) -> IndexProcess | None:
     """The index process started ahead for `case_dir`, if any (it is the caller's from now on)."""
-    return _AHEAD.pop(Path(case_dir).expanduser().absolute(), None)
+    return _AHEAD.pop(_key(case_dir), None)
+
+
+def discard_ahead(case_dir: Path | str, *, wait: bool = True) -> None:
+    """Close the index process started ahead for `case_dir`, if no import took it (without `wait`, on a
+    thread: a child still loading its libraries ends once it has)."""
+    process = take_started(case_dir)
+    if process is not None:
+        if wait:
+            process.close()
+        else:
+            threading.Thread(target=process.close, name="dossier-index-discard", daemon=True).start()
+
+
+def wait_ahead(case_dir: Path | str, timeout: float) -> bool:
+    """Wait until the index process started ahead for `case_dir` is ready for its first pass (started,
+    and the case opened if it was asked to); False if there is none, or it did not get there in time."""
+    process = _AHEAD.get(_key(case_dir))
+    return process is not None and process.wait_ready(timeout)
 
 
 class IndexProcess:
@@ -105,21 +134,29 @@ class IndexProcess:
         self._starter: threading.Thread | None = None
         self._start_error: BaseException | None = None
         self._unanswered = 0  # requests sent without waiting for their answers (`prepare`)
+        self._prepared = False  # "open" sent
 
-    def start(self) -> None:
+    def start(self, *, open_case: bool = False) -> None:
         """Start the child now, on a thread of its own, so that it has loaded the index and store
-        libraries and opened the case (about half a second) by the time the first batch is committed."""
+        libraries (about half a second) by the time the first batch is committed; with `open_case`, have
+        it open the case and its index as soon as it runs (`prepare`)."""
         if self._process is None and self._starter is None:
             self._starter = threading.Thread(
-                target=self._start_quietly, name="dossier-index-start", daemon=True
+                target=self._start_quietly, args=(open_case,), name="dossier-index-start", daemon=True
             )
             self._starter.start()
 
-    def _start_quietly(self) -> None:
+    def _start_quietly(self, open_case: bool) -> None:
         try:
             self._start()
         except BaseException as exc:  # raised by index(), on the thread that asks for indexing
             self._start_error = exc
+            return
+        if open_case:
+            try:
+                self._send_open()
+            except OSError as exc:  # the child died: the first pass says so
+                log.debug("index process not prepared: %s", exc)
 
     def _start(self) -> None:
         from app.pipeline.workers import process_context
@@ -155,11 +192,38 @@ class IndexProcess:
             return  # a failed start is reported by the first pass, as such
         try:
             self._started()
+            self._send_open()
+        except (IndexProcessError, OSError) as exc:
+            log.debug("index process not prepared: %s", exc)
+
+    def _send_open(self) -> None:
+        if not self._prepared:
             assert self._conn is not None
             self._conn.send_bytes(b'"open"')
             self._unanswered += 1
-        except (IndexProcessError, OSError) as exc:
-            log.debug("index process not prepared: %s", exc)
+            self._prepared = True
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Wait until the child has started and answered what it was sent ahead ("open"); False if it
+        failed, or did not get there within `timeout` seconds (the first pass then waits, or reports)."""
+        deadline = time.monotonic() + timeout
+        if self._starter is not None:
+            self._starter.join(timeout)
+            if self._starter.is_alive():
+                return False
+        try:
+            self._started()
+            assert self._conn is not None
+            while self._unanswered:
+                if not self._conn.poll(max(0.0, deadline - time.monotonic())):
+                    return False
+                answer = self._receive()
+                self._unanswered -= 1
+                if "error" in answer:
+                    return False
+        except (IndexProcessError, EOFError, OSError, ValueError):
+            return False
+        return True
 
     def merge(self) -> dict[int, int]:
         """Merge the index's small segments (`SearchIndex.merge_small_segments`), in the child; {}."""

@@ -344,30 +344,46 @@ class MainWindow(QMainWindow):
 
     # -- import ------------------------------------------------------------------------------------
     def import_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Import a folder", self.settings.get(LAST_IMPORT_DIR))
-        if folder:
-            self.settings.set(LAST_IMPORT_DIR, str(Path(folder).parent))
-            self.start_import([Path(folder)])
+        self._choose_import(
+            lambda: [
+                QFileDialog.getExistingDirectory(self, "Import a folder", self.settings.get(LAST_IMPORT_DIR))
+            ]
+        )
 
     def import_files(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(
-            self, "Import files, archives or mailboxes", self.settings.get(LAST_IMPORT_DIR)
+        self._choose_import(
+            lambda: QFileDialog.getOpenFileNames(
+                self, "Import files, archives or mailboxes", self.settings.get(LAST_IMPORT_DIR)
+            )[0]
         )
-        if files:
-            self.settings.set(LAST_IMPORT_DIR, str(Path(files[0]).parent))
-            self.start_import([Path(f) for f in files])
 
-    def start_import(self, paths: list[Path]) -> None:
-        """Import `paths` into the open case on the job lane, showing the import window."""
+    def _choose_import(self, choose: Callable[[], list[str]]) -> None:
+        """Ask what to import; the import's processes start while the reporter chooses."""
         if self.session is None:
             return
+        session = self.session
+        session.prepare_import()
+        chosen = [Path(p) for p in choose() if p]
+        if not chosen or self.session is not session:
+            session.cancel_prepared_import()
+            return
+        self.settings.set(LAST_IMPORT_DIR, str(chosen[0].parent))
+        if not self.start_import(chosen):
+            session.cancel_prepared_import()
+
+    def start_import(self, paths: list[Path]) -> bool:
+        """Import `paths` into the open case on the job lane, showing the import window; False if another
+        job runs."""
+        if self.session is None:
+            return False
         job = self.session.import_job
         if job.running or self.session.tasks.is_busy("job"):
             self.statusBar().showMessage("Another import or index job is running; wait for it to end.", 6000)
             self.show_import_dialog()
-            return
+            return False
         self.show_import_dialog()
         job.start(paths, ImportOptions(ocr=self.actions["import_ocr"].isChecked()))
+        return True
 
     def _ocr_toggled(self) -> None:
         self.settings.set(IMPORT_OCR, self.actions["import_ocr"].isChecked())

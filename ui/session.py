@@ -106,6 +106,15 @@ class CaseSession:
     def read_only(self) -> bool:
         return self.services.case.read_only
 
+    def prepare_import(self) -> None:
+        """While the reporter chooses what to import, start the import's processes (unless a job runs)."""
+        if not self.read_only and not self.import_job.running and not self.tasks.is_busy("job"):
+            self.services.prepare_import()
+
+    def cancel_prepared_import(self) -> None:
+        """Nothing was chosen: end those processes, without keeping the window waiting."""
+        self.services.cancel_prepared_import(wait=False)
+
     def close(self) -> None:
         self.import_job.cancel()
         self.tasks.shutdown()

@@ -162,6 +162,56 @@ def test_a_child_started_ahead_of_the_case_serves_the_import(tmp_path: Path, mon
     assert not ahead._process.is_alive()  # closed with the import
 
 
+def test_an_import_prepared_while_the_reporter_chooses_takes_the_ready_child(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """The app prepares the import while its folder dialog is open: the index process starts and opens
+    the case and its index; the import then indexes through that child. One that no import takes ends
+    when asked to, or when the case closes; a read-only case prepares nothing."""
+    from app import index_process
+
+    used: list[IndexProcess] = []
+    original = IndexProcess.index
+
+    def recording(self, ids, writers=1):  # noqa: ANN001, ANN202
+        used.append(self)
+        return original(self, ids, writers)
+
+    monkeypatch.setattr(IndexProcess, "index", recording)
+    case_dir = tmp_path / "case"
+    leak = _leak(tmp_path)
+    with build_services(case_dir, create=True) as services:
+        services.prepare_import()
+        ahead = index_process._AHEAD[case_dir.absolute()]
+        assert index_process.wait_ahead(case_dir, 60)  # started, and it answered "open"
+        assert any(services.case.index_dir.glob("_MAIN_*.toc"))  # opened by the child, before any import
+        assert ahead._process.is_alive()
+        summary = services.import_paths([leak], ImportOptions(workers=2, batch_size=5, ocr=False))
+        assert used and all(process is ahead for process in used)
+        assert index_process.take_started(case_dir) is None
+        assert not ahead._process.is_alive()  # closed with the import
+        count, rows = _indexed_state(services)
+        assert count == summary.documents and all(indexed == rev for _, rev, indexed in rows)
+        assert services.search.search('"WO-2017-0007"').total == 1
+
+        services.prepare_import()  # and the reporter cancels the dialog
+        unused = index_process._AHEAD[case_dir.absolute()]
+        assert index_process.wait_ahead(case_dir, 60)
+        services.cancel_prepared_import(wait=False)
+        assert index_process.take_started(case_dir) is None
+        unused._process.join(30)
+        assert not unused._process.is_alive()
+
+        services.prepare_import()  # the case closes with the dialog open
+        closed_with_case = index_process._AHEAD[case_dir.absolute()]
+    assert index_process.take_started(case_dir) is None
+    assert closed_with_case._process is None or not closed_with_case._process.is_alive()
+
+    with build_services(case_dir, read_only=True) as reader:
+        reader.prepare_import()
+        assert index_process.take_started(case_dir) is None
+
+
 def test_a_prepared_child_opens_the_case_before_its_first_pass(tmp_path: Path) -> None:
     with build_services(tmp_path / "case", create=True) as services:
         services.import_paths([_leak(tmp_path)], ImportOptions(workers=1, ocr=False))
