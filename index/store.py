@@ -25,6 +25,7 @@ from whoosh import index as whoosh_index
 from whoosh.searching import Searcher
 from whoosh.writing import MERGE_SMALL, PostingPool, SegmentWriter
 
+from index import memfile  # noqa: F401 - compound segments read in place, in every process
 from index.codec import WriteCodec
 from index.schema import SCHEMA_VERSION, IndexDoc, build_schema
 

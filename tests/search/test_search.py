@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -253,3 +257,32 @@ def test_the_query_side_loads_at_the_first_query_after_its_hooks(services) -> No
     search.search("contract")
     assert len(calls) == 2
     assert {"tag", "status", "entities"} <= set(services.search.search("contract").facets)
+
+
+def test_segments_are_read_in_place_in_a_process_without_the_query_side(services) -> None:  # noqa: ANN001
+    """Opening an index (the health check at open, the index process's merges) reads each part of a
+    compound segment in place, not copied into memory, before any query has loaded `index.query`."""
+    probe = """
+import sys
+from pathlib import Path
+from index.store import SearchIndex
+from whoosh.filedb.structfile import BufferFile
+opened = []
+init = BufferFile.__init__
+def spy(self, *args, **kwargs):
+    init(self, *args, **kwargs)
+    opened.append(type(self.file).__name__)
+BufferFile.__init__ = spy
+health = SearchIndex(Path(sys.argv[1])).health()
+print(health.state, sorted(set(opened)), "index.query" in sys.modules)
+"""
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(services.case.index_dir)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["ok", "['_MemoryFile']", "False"]
