@@ -6,6 +6,7 @@ by rebuilding it from the case store into a fresh folder and swapping that in.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import marshal
@@ -77,6 +78,14 @@ class _ChunkedPostingPool(PostingPool):
             self._remove_run(path)
 
 
+# What the grouped pool holds in memory, counted as Whoosh's pool counts its tuples, so that a limit means
+# the memory it says: a term's group (its key, three lists, a dictionary entry) and a posting (three list
+# slots, its weight, its value's object). Measured with tracemalloc over 3,000 synthetic documents: 126 MB
+# held, 129 MB counted (counting 120 and 60 bytes, as before, a 2 GB rebuild pool held 3.3 GB).
+GROUP_BYTES = 350
+POSTING_BYTES = 90
+
+
 class _GroupedPostingPool(_ChunkedPostingPool):
     """The posting pool of a segment writer, holding its postings grouped by field and term.
 
@@ -99,13 +108,13 @@ class _GroupedPostingPool(_ChunkedPostingPool):
         if group is None:
             group = self._groups[key] = ([], [], [])
             self.fieldnames.add(fieldname)
-            self.currentsize += 120 + len(fieldname) + 2 * len(tbytes)
+            self.currentsize += GROUP_BYTES + len(fieldname) + 2 * len(tbytes)
         elif docnum <= group[0][-1]:
             self._unordered.add(key)
         group[0].append(docnum)
         group[1].append(weight)
         group[2].append(vbytes)
-        self.currentsize += 60 + (len(vbytes) if vbytes else 0)
+        self.currentsize += POSTING_BYTES + (len(vbytes) if vbytes else 0)
         if self.currentsize > self.limit:
             self.save()
 
@@ -395,8 +404,9 @@ class SearchIndex:
         ix = whoosh_index.open_dir(str(fresh), schema=build_schema())
         writer = _writer(ix, rebuild_pool_mb())
         try:
-            count = _fill(writer, docs, ())
-            writer.commit(optimize=True)
+            with _cyclic_gc_paused():
+                count = _fill(writer, docs, ())
+                writer.commit(optimize=True)
         except BaseException:
             writer.cancel()
             ix.close()
@@ -414,6 +424,24 @@ class SearchIndex:
             self.generation += 1
             self.open()
         return count
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector (reference counting still frees everything else).
+
+    A rebuild's pool holds three lists per term (its postings), millions of them in a large case, and the
+    collector's full passes walk every one of them, again and again as the pool grows, though none is ever
+    in a cycle (Whoosh's own pool keeps tuples, which the collector stops tracking). Rebuilding 100,000
+    documents beside the same rebuild with Whoosh's pool, in one sitting: 1.23× its CPU time with the
+    collector running, 0.98× with it paused. Cycles made meanwhile are collected once it resumes."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _commit(

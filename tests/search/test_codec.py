@@ -207,3 +207,31 @@ def test_grouped_pool_gives_postings_in_whoosh_order(tmp_path: Path) -> None:
     for item in items:
         spilled.add(item)
     assert spilled.runs and list(spilled.iter_postings()) == sorted(items, key=lambda item: item[:3])
+
+
+def test_the_grouped_pool_counts_the_memory_it_holds(real_case, tmp_path: Path) -> None:
+    """The writer's pool spills at its limit by what it counts: what it counts is what it holds (so a
+    2 GB rebuild pool holds about 2 GB, as Whoosh's pool does, not half as much again)."""
+    import gc
+    import tracemalloc
+
+    with real_case.services.case.reader() as s:
+        texts = [t for t in s.scalars(select(Part.text).order_by(Part.id)) if t][:400]
+    (tmp_path / "ix").mkdir()
+    ix = whoosh_index.create_in(str(tmp_path / "ix"), build_schema())
+    writer = store._writer(ix, 100_000)
+    pool = writer.pool
+    assert isinstance(pool, store._GroupedPostingPool)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        groups_before = len(pool._groups)
+        for i, text in enumerate(texts):
+            writer.add_document(id=str(i), content=text, title=text[:80], ident=text, type="pdf")
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+        writer.cancel()
+    assert len(pool._groups) - groups_before > 10_000 and not pool.runs
+    assert 0.8 < pool.currentsize / held < 1.25, (pool.currentsize, held)

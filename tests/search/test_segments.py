@@ -7,6 +7,7 @@ import os
 import signal
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from db.models import Part
@@ -139,3 +140,30 @@ def test_a_pass_is_not_shared_by_a_process_with_threads(real_case, tmp_path: Pat
     ix.open()
     ix.write(_docs(real_case, 12), importing=True, writers=2)
     assert _segment_sizes(ix) == [12]
+
+
+def test_a_rebuild_pauses_the_cyclic_collector_and_resumes_it(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """The rebuild's pool holds millions of lists that are never in a cycle: the collector is paused while
+    the writer fills and commits, and resumes afterwards, also when the rebuild fails."""
+    import gc
+
+    seen: list[bool] = []
+    fill = store._fill
+
+    def watching(writer, docs, delete_ids, **kwargs):  # noqa: ANN001, ANN202
+        seen.append(gc.isenabled())
+        return fill(writer, docs, delete_ids, **kwargs)
+
+    monkeypatch.setattr(store, "_fill", watching)
+    index = store.SearchIndex(tmp_path / "index")
+    assert gc.isenabled()
+    assert index.rebuild([]) == 0
+    assert seen == [False] and gc.isenabled()
+
+    def failing(writer, docs, delete_ids, **kwargs):  # noqa: ANN001, ANN202
+        raise OSError("disk full")
+
+    monkeypatch.setattr(store, "_fill", failing)
+    with pytest.raises(OSError):
+        index.rebuild([])
+    assert gc.isenabled()
