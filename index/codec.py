@@ -44,6 +44,27 @@ def _block_stats(weights: list[float], lens: list[int]) -> tuple[array, int | No
     return array("f", weights), (min(present) if present else None), max(0, *lens), max(0, *weights)
 
 
+def _term_info(
+    inlined: bool,
+    total_weight: float,
+    ids: list[int],
+    minlength: int | None,
+    maxlength: int,
+    maxweight: float,
+) -> bytes:
+    """The fixed part of a terms-file entry, as W3TermInfo.to_bytes packs it (`0 +` as it adds the weights)."""
+    return _TERMINFO.pack(
+        inlined,
+        0 + total_weight,
+        len(ids),
+        0 if minlength is None else length_to_byte(minlength),
+        length_to_byte(maxlength),
+        maxweight,
+        ids[0],
+        ids[-1],
+    )
+
+
 class _FieldWriter(W3FieldWriter):
     """Whoosh's W3 field writer with the terms it inlines written in one step: the terms-file entry is
     built from the term's postings directly, the same bytes Whoosh's start_term/add/finish_term make
@@ -142,16 +163,9 @@ class _FieldWriter(W3FieldWriter):
         kept = [value for value in values if value]
         if len(kept) != count:
             kept = [b""] * count
-        entry = _TERMINFO.pack(
-            True,
-            0 + sum(stored),
-            count,
-            0 if minlength is None else length_to_byte(minlength),
-            length_to_byte(maxlength),
-            maxweight,
-            ids[0],
-            ids[-1],
-        ) + pickle.dumps((tuple(ids), tuple(stored), tuple(kept)), 2)
+        entry = _term_info(True, sum(stored), ids, minlength, maxlength, maxweight) + pickle.dumps(
+            (tuple(ids), tuple(stored), tuple(kept)), 2
+        )
         self._tindex.add(pack_ushort(self._fieldid) + btext, entry)
 
     def _blocks(self, ids: list[int], weights: list[float], values: list[bytes], lens: list[int]) -> bytes:
@@ -214,16 +228,7 @@ class _FieldWriter(W3FieldWriter):
             postfile.write(infobytes)
             postfile.write(databytes)
         return (
-            _TERMINFO.pack(
-                False,
-                0 + total_weight,
-                count,
-                0 if minlength is None else length_to_byte(minlength),
-                length_to_byte(maxlength),
-                maxweight,
-                ids[0],
-                ids[-1],
-            )
+            _term_info(False, total_weight, ids, minlength, maxlength, maxweight)
             + pack_long(startoffset)
             + pack_int(postfile.tell() - startoffset)
         )

@@ -63,3 +63,19 @@ def real_case(tmp_path_factory: pytest.TempPathFactory, corpus: Path):
     case = import_corpus(tmp_path_factory.mktemp("real") / "case", [corpus / "real"])
     yield case
     case.services.close()
+
+
+@pytest.fixture
+def indexing_processes(monkeypatch: pytest.MonkeyPatch) -> list:
+    """The index process (`app.index_process.IndexProcess`) each indexing pass went through, in order."""
+    from app.index_process import IndexProcess
+
+    used: list[IndexProcess] = []
+    original = IndexProcess.index
+
+    def recording(self: IndexProcess, ids: list[int], writers: int = 1) -> dict[int, int]:
+        used.append(self)
+        return original(self, ids, writers)
+
+    monkeypatch.setattr(IndexProcess, "index", recording)
+    return used

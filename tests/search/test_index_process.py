@@ -136,7 +136,7 @@ def test_the_child_merges_small_segments_when_asked(tmp_path: Path) -> None:
         assert services.search.search('"WO-2017-0007"').total == 1
 
 
-def test_a_child_started_ahead_of_the_case_serves_the_import(tmp_path: Path, monkeypatch) -> None:
+def test_a_child_started_ahead_of_the_case_serves_the_import(tmp_path: Path, indexing_processes) -> None:
     """The import command starts the index process before the case exists (its libraries load while the
     importer's do); the import takes that child, which opens the case at its first request."""
     from app import index_process
@@ -144,14 +144,7 @@ def test_a_child_started_ahead_of_the_case_serves_the_import(tmp_path: Path, mon
     case_dir = tmp_path / "case"
     index_process.start_ahead(case_dir)
     ahead = index_process._AHEAD[case_dir.absolute()]
-    used: list[IndexProcess] = []
-    original = IndexProcess.index
-
-    def recording(self, ids, writers=1):  # noqa: ANN001, ANN202
-        used.append(self)
-        return original(self, ids, writers)
-
-    monkeypatch.setattr(IndexProcess, "index", recording)
+    used = indexing_processes
     with build_services(case_dir, create=True) as services:
         summary = services.import_paths([_leak(tmp_path)], ImportOptions(workers=2, batch_size=5, ocr=False))
         assert used and all(process is ahead for process in used)
@@ -163,21 +156,14 @@ def test_a_child_started_ahead_of_the_case_serves_the_import(tmp_path: Path, mon
 
 
 def test_an_import_prepared_while_the_reporter_chooses_takes_the_ready_child(
-    tmp_path: Path, monkeypatch
+    tmp_path: Path, indexing_processes
 ) -> None:
     """The app prepares the import while its folder dialog is open: the index process starts and opens
     the case and its index; the import then indexes through that child. One that no import takes ends
     when asked to, or when the case closes; a read-only case prepares nothing."""
     from app import index_process
 
-    used: list[IndexProcess] = []
-    original = IndexProcess.index
-
-    def recording(self, ids, writers=1):  # noqa: ANN001, ANN202
-        used.append(self)
-        return original(self, ids, writers)
-
-    monkeypatch.setattr(IndexProcess, "index", recording)
+    used = indexing_processes
     case_dir = tmp_path / "case"
     leak = _leak(tmp_path)
     with build_services(case_dir, create=True) as services:

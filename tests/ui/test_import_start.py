@@ -13,7 +13,7 @@ from tests.ui.conftest import create_case_through_menu, make_window
 
 
 def test_the_import_processes_start_while_the_folder_is_chosen(
-    qtbot, corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    qtbot, corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, indexing_processes: list
 ) -> None:
     window, _ = make_window(tmp_path / "settings.ini")
     qtbot.addWidget(window)
@@ -30,14 +30,7 @@ def test_the_import_processes_start_while_the_folder_is_chosen(
         assert index_process.wait_ahead(case_dir, 60)
         return str(folder)
 
-    used: list[IndexProcess] = []
-    original = IndexProcess.index
-
-    def recording(self: IndexProcess, ids: list[int], writers: int = 1) -> dict[int, int]:
-        used.append(self)
-        return original(self, ids, writers)
-
-    monkeypatch.setattr(IndexProcess, "index", recording)
+    used = indexing_processes
     monkeypatch.setattr("PySide6.QtWidgets.QFileDialog.getExistingDirectory", staticmethod(choose))
     job = window.session.import_job
     window.actions["import_folder"].trigger()
