@@ -1,4 +1,5 @@
-"""A process that performs review actions and prints `ACK …` after each one returns (killed by the test).
+"""A process that performs review actions and prints `ACK …` after each one returns (killed by the test);
+a status change is announced with `DO …` before it starts.
 
     python -m tests.review.review_stream CASE_DIR [IMPORT_DIR]
 
@@ -35,6 +36,7 @@ def main(case_dir: str, import_dir: str | None = None) -> None:
             print(f"ACK note {note.id} {doc} note {n}", flush=True)
         elif kind == 2:
             status = rng.choice(["relevant", "not_relevant", "follow_up"])
+            print(f"DO status {status} {doc}", flush=True)  # a kill before its ACK may or may not keep it
             services.review.set_status(status, [doc])
             print(f"ACK status {status} {doc}", flush=True)
         else:
